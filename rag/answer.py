@@ -1,0 +1,182 @@
+"""The extractive answerer: pick the few retrieved sentences that answer, cite each with its exact span.
+
+Each candidate sentence (from the retrieved chunks' sentence spans, de-duplicated across overlapping
+chunks) is scored on three signals: embedding similarity to the question, IDF-weighted coverage of
+the question's content terms, and the retrieval rank of its chunk; a small bonus goes to sentences
+holding the kind of thing asked for (a date for "when", a number for "how many"). The best sentence
+and the close runners-up (at most `max_sentences`) are kept in document order. A kept sentence that
+leans on the one before it ("These attacks …", "However, …") brings that sentence along, so claims
+keep their attribution ("According to Baku, …"). Below `abstain_threshold` it abstains and offers
+the closest passages. Left out: generating new wording (that is the LLM answerer's job).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.lexical import QUESTION_WORDS, terms, words
+from rag.retrieval import Hit
+from rag.store import decode_spans
+from rag.types import Citation
+
+W_EMBED, W_LEXICAL, W_RANK, W_TYPE = 0.50, 0.40, 0.10, 0.06
+
+_DANGLING = re.compile(
+    r"^(?:these|this|that|those|they|them|their|it|its|he|she|his|her|such|however|but|yet|also|moreover|"
+    r"furthermore|meanwhile|instead|nevertheless|in (?:its|their|his|her) (?:own )?turn|in response|as a result|"
+    r"the (?:move|attack|attacks|statement|claim|decision|incident|operation|side))\b", re.I)
+_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:1[89]|20)\d\d\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|weekend)\b", re.I)
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundred|thousand|million|several)\b", re.I)
+_NAME = re.compile(r"(?<=\S )[A-Z][a-z]+")
+_FOLLOW_UP = re.compile(r"\b(?:he|she|it|they|them|him|his|her|hers|its|their|theirs|this|that|these|those|there|then)\b|"
+                        r"^\s*(?:and|but|also|so|what about|how about)\b", re.I)
+_ABOUT_DOC = re.compile(r"\b(?:title|headline|called|named)\b", re.I)
+
+
+@dataclass
+class Sentence:
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    chunk_id: str
+    chunk_rank: int
+    prev: tuple[int, int, str] | None  # the sentence before it in the same chunk
+    is_title: bool = False
+    score: float = 0.0
+    embed: float = 0.0
+    lexical: float = 0.0
+
+
+def condense(question: str, history: list[dict] | None) -> str:
+    """The retrieval query for a follow-up: the previous user question + this one, when this one leans on it."""
+    previous = [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
+    if not previous:
+        return question
+    if _FOLLOW_UP.search(question) or len(terms(question)) <= 1:
+        return f"{previous[-1]} {question}"
+    return question
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    q = question.lower()
+    if re.search(r"\bwhen\b|\bwhat (?:date|day|year|month|time)\b", q):
+        return W_TYPE if _DATE.search(sentence) else 0.0
+    if re.search(r"\bhow (?:many|much)\b|\bnumber of\b", q):
+        return W_TYPE if _NUMBER.search(sentence) else 0.0
+    if re.search(r"\bwho(?:m|se)?\b", q):
+        return W_TYPE if _NAME.search(sentence) else 0.0
+    return 0.0
+
+
+def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> list[Sentence]:
+    """Sentences of the retrieved chunks, each once (the best-ranked chunk wins), plus each document's title line."""
+    seen: dict[tuple[str, int], Sentence] = {}
+    titled: set[str] = set()
+    for hit in hits:
+        m = hit.meta
+        source, c0 = m.get("source", ""), int(m.get("start", 0))
+        spans = decode_spans(m.get("sentences", "[]"))
+        for j, (a, b) in enumerate(spans):
+            key = (source, a)
+            if key in seen:
+                continue
+            prev = None
+            if j > 0:
+                pa, pb = spans[j - 1]
+                prev = (pa, pb, hit.text[pa - c0:pb - c0])
+            seen[key] = Sentence(source, m.get("title", ""), a, b, hit.text[a - c0:b - c0], hit.id, hit.rank, prev)
+        if source not in titled and m.get("title"):
+            titled.add(source)
+            text = document_text(source) or ""
+            pos = text.find(m["title"])
+            if pos >= 0 and (source, pos) not in seen:
+                seen[(source, pos)] = Sentence(source, m["title"], pos, pos + len(m["title"]), m["title"], hit.id,
+                                               hit.rank, None, is_title=True)
+    return list(seen.values())
+
+
+def score(question: str, query: str, sents: list[Sentence], qvec: np.ndarray, svecs: np.ndarray,
+          idf: Callable[[str], float]) -> None:
+    """Fill each sentence's score in place."""
+    q_terms = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_WORDS]
+    extra = [t for t in dict.fromkeys(terms(query)) if t not in q_terms and t not in QUESTION_WORDS]
+    weights = {t: idf(t) for t in q_terms}
+    weights.update({t: 0.5 * idf(t) for t in extra})  # terms carried over from the previous turn count half
+    total = sum(weights.values()) or 1.0
+    about_doc = bool(_ABOUT_DOC.search(question))
+    for s, v in zip(sents, svecs):
+        s_terms = set(terms(s.text))
+        s.embed = float(v @ qvec)
+        s.lexical = sum(w for t, w in weights.items() if t in s_terms) / total
+        rank_prior = 1.0 / s.chunk_rank
+        s.score = W_EMBED * s.embed + W_LEXICAL * s.lexical + W_RANK * rank_prior + answer_type_bonus(question, s.text)
+        if s.is_title:
+            s.score = s.score + 0.25 if about_doc else s.score - 0.15
+
+
+def select(sents: list[Sentence], max_sentences: int, margin: float = 0.10) -> list[Sentence]:
+    """The best sentence and close runners-up, without near-duplicates, at most `max_sentences`."""
+    ranked = sorted(sents, key=lambda s: -s.score)
+    if not ranked:
+        return []
+    best = ranked[0].score
+    chosen: list[Sentence] = []
+    for s in ranked:
+        if len(chosen) >= max_sentences or s.score < best - margin:
+            break
+        if any(_overlap(s.text, c.text) > 0.8 for c in chosen):
+            continue
+        chosen.append(s)
+    return chosen
+
+
+def _overlap(a: str, b: str) -> float:
+    wa, wb = set(words(a)), set(words(b))
+    return len(wa & wb) / max(1, min(len(wa), len(wb)))
+
+
+def with_context(chosen: list[Sentence]) -> list[tuple[Sentence, bool]]:
+    """(sentence, is_context) in reading order; a dangling sentence brings the one before it."""
+    out: dict[tuple[str, int], tuple[Sentence, bool]] = {}
+    for s in chosen:
+        out[(s.source, s.start)] = (s, False)
+    for s in chosen:
+        if s.prev and _DANGLING.match(s.text) and (s.source, s.prev[0]) not in out:
+            a, b, text = s.prev
+            ctx = Sentence(s.source, s.title, a, b, text, s.chunk_id, s.chunk_rank, None, score=s.score)
+            out[(s.source, a)] = (ctx, True)
+    order = {}
+    for s in chosen:
+        order.setdefault(s.source, len(order))
+    return sorted(out.values(), key=lambda p: (order[p[0].source], p[0].start))
+
+
+def compose(question: str, picked: list[tuple[Sentence, bool]]) -> tuple[str, list[Citation]]:
+    """Answer text with one [n] per sentence, and the matching citations."""
+    citations: list[Citation] = []
+    parts: list[str] = []
+    last_source = None
+    for n, (s, _ctx) in enumerate(picked, 1):
+        citations.append(Citation(id=n, source=s.source, title=s.title, quote=s.text, start=s.start, end=s.end,
+                                  score=round(s.score, 4), chunk_id=s.chunk_id))
+        sep = "\n\n" if last_source is not None and s.source != last_source else " "
+        parts.append(("" if not parts else sep) + f"{s.text} [{n}]")
+        last_source = s.source
+    return "".join(parts), citations
+
+
+NO_ANSWER = "The documents don't say. I found nothing that answers this; the closest passages are {refs}."
+
+
+def abstain(picked: list[Sentence]) -> tuple[str, list[Citation]]:
+    citations = [Citation(id=n, source=s.source, title=s.title, quote=s.text, start=s.start, end=s.end,
+                          score=round(s.score, 4), chunk_id=s.chunk_id) for n, s in enumerate(picked, 1)]
+    refs = ", ".join(f"[{c.id}]" for c in citations) or "none"
+    return (NO_ANSWER.format(refs=refs) if citations else "The documents don't say: nothing relevant is indexed."), citations

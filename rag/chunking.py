@@ -1,0 +1,166 @@
+"""Text → sentence spans → token-budgeted chunks with exact character offsets.
+
+Sentences come from NLTK's Punkt model (bundled with llama-index-core, so it works offline), after
+splitting at paragraph breaks, headings and list items. Chunks pack whole sentences up to
+`chunk_size` tiktoken tokens, repeat up to `chunk_overlap` tokens of trailing sentences, and are then
+checked against the embedder's own window (`fits`); anything over it is split again, down to word
+boundaries for a single over-long sentence. Left out: layout-aware splitting (tables, columns).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.types import Chunk
+
+CHUNKER_VERSION = "sent-v1"
+
+_STATIC = Path(__import__("llama_index.core", fromlist=["__file__"]).__file__).parent / "_static"
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s")
+_ENDS_SENTENCE = re.compile(r"[.!?:;)\"'”’]\s*$")
+
+
+@functools.lru_cache(maxsize=1)
+def _punkt():
+    import nltk
+
+    cache = str(_STATIC / "nltk_cache")
+    if cache not in nltk.data.path:
+        nltk.data.path.insert(0, cache)
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    return PunktTokenizer("english")
+
+
+@functools.lru_cache(maxsize=1)
+def tiktoken_encoding():
+    """cl100k_base from llama-index-core's bundled cache (no download)."""
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_STATIC / "tiktoken_cache"))
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def count_tokens(text: str) -> int:
+    return len(tiktoken_encoding().encode(text, disallowed_special=()))
+
+
+def _segments(text: str) -> list[tuple[int, int]]:
+    """Spans that no sentence may cross: paragraphs, and lines that are headings/list items or end a sentence."""
+    spans: list[tuple[int, int]] = []
+    start = None
+    pos = 0
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        line_start, line_end = pos, pos + len(line)
+        pos = line_end + 1
+        if not line.strip():
+            if start is not None:
+                spans.append((start, prev_end))
+                start = None
+            continue
+        if start is None:
+            start = line_start
+        prev_end = line_end
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        hard_break = (_LIST_ITEM.match(line) or _LIST_ITEM.match(nxt) or len(line.strip()) < 60 and not _ENDS_SENTENCE.search(line)
+                      or _ENDS_SENTENCE.search(line) and nxt[:1].isupper() and len(line) < 60)
+        if hard_break:
+            spans.append((start, line_end))
+            start = None
+    if start is not None:
+        spans.append((start, prev_end))
+    return spans
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Absolute (start, end) spans of sentences; each span is stripped of surrounding whitespace."""
+    tok = _punkt()
+    out: list[tuple[int, int]] = []
+    for s0, s1 in _segments(text):
+        seg = text[s0:s1]
+        for a, b in tok.span_tokenize(seg):
+            piece = seg[a:b]
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece.rstrip())
+            if trail > lead:
+                out.append((s0 + a + lead, s0 + a + trail))
+    return out
+
+
+@dataclass
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+
+
+def _split_long(text: str, start: int, end: int, budget: int) -> list[_Unit]:
+    """Cut one over-long sentence at word boundaries into pieces of at most `budget` tokens."""
+    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+    units: list[_Unit] = []
+    cur: list[tuple[int, int]] = []
+    cur_tokens = 0
+    for w in words:
+        n = count_tokens(text[w[0]:w[1]]) + 1
+        if cur and cur_tokens + n > budget:
+            units.append(_Unit(cur[0][0], cur[-1][1], cur_tokens))
+            cur, cur_tokens = [], 0
+        cur.append(w)
+        cur_tokens += n
+    if cur:
+        units.append(_Unit(cur[0][0], cur[-1][1], cur_tokens))
+    return units
+
+
+def _pack(units: list[_Unit], budget: int, overlap: int) -> list[list[_Unit]]:
+    groups: list[list[_Unit]] = []
+    cur: list[_Unit] = []
+    cur_tokens = 0
+    fresh = 0  # units in `cur` not carried over from the previous chunk
+    for u in units:
+        if cur and cur_tokens + u.tokens > budget and fresh:
+            groups.append(cur)
+            carry: list[_Unit] = []
+            carried = 0
+            for prev in reversed(cur):
+                if carried + prev.tokens > overlap or carried + prev.tokens + u.tokens > budget:
+                    break
+                carry.insert(0, prev)
+                carried += prev.tokens
+            cur, cur_tokens, fresh = carry, carried, 0
+        cur.append(u)
+        cur_tokens += u.tokens
+        fresh += 1
+    if cur and fresh:
+        groups.append(cur)
+    return groups
+
+
+def chunk_text(text: str, chunk_size: int = 160, chunk_overlap: int = 32,
+               fits: Callable[[str], bool] | None = None) -> list[Chunk]:
+    """Chunks covering every sentence of `text`; `fits(chunk_text)` is the embedder's window check."""
+    units: list[_Unit] = []
+    for a, b in split_sentences(text):
+        n = count_tokens(text[a:b])
+        units.extend(_split_long(text, a, b, chunk_size) if n > chunk_size else [_Unit(a, b, n)])
+
+    def build(group: list[_Unit], budget: int) -> list[list[_Unit]]:
+        piece = text[group[0].start:group[-1].end]
+        if fits is None or fits(piece):
+            return [group]
+        if len(group) == 1:
+            u = group[0]
+            halves = _split_long(text, u.start, u.end, max(8, u.tokens // 2))
+            return [g for h in halves for g in build([h], max(8, u.tokens // 2))]
+        smaller = max(8, int(budget * 0.7))
+        return [g for sub in _pack(group, smaller, 0) for g in build(sub, smaller)]
+
+    groups = [g for group in _pack(units, chunk_size, chunk_overlap) for g in build(group, chunk_size)]
+    return [Chunk(index=i, text=text[g[0].start:g[-1].end], start=g[0].start, end=g[-1].end,
+                  sentences=tuple((u.start, u.end) for u in g)) for i, g in enumerate(groups)]

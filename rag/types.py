@@ -1,0 +1,87 @@
+"""Values that cross a boundary (printed as JSON, saved, shown in the UI) and the internal chunk value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Citation(BaseModel):
+    """One cited passage. ``document_text(source)[start:end] == quote`` always holds."""
+
+    model_config = ConfigDict(frozen=True)
+    id: int = Field(description="The n of [n] in Answer.text")
+    source: str = Field(description="Document path as ingested")
+    title: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    chunk_id: str = ""
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    question: str
+    text: str = Field(description="The answer with [n] markers")
+    citations: list[Citation]
+    abstained: bool = Field(description="True when the documents do not answer")
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    mode: str = "extractive"
+    notice: str | None = Field(None, description="One-line notice, e.g. the LLM fell back to extractive")
+    retrieved: list[dict] = Field(default_factory=list, description="Retrieved chunks: id, source, score, ranks")
+
+
+class Skipped(BaseModel):
+    source: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    skipped: list[Skipped] = Field(default_factory=list)
+    chunks_written: int = 0
+    texts_embedded: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+                f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.chunks_written} chunks written "
+                f"in {self.seconds:.1f}s")
+
+
+class DocumentInfo(BaseModel):
+    source: str
+    title: str
+    chunks: int
+    chars: int
+    sha256: str
+    ingested_at: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded file: ``text`` is what every offset indexes into."""
+
+    source: str
+    title: str
+    text: str
+    sha256: str
+    path: str = ""
+    root: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """``text == document.text[start:end]``; ``sentences`` are absolute (start, end) spans inside it."""
+
+    index: int
+    text: str
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...] = field(default_factory=tuple)
