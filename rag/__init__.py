@@ -1,8 +1,16 @@
 """Cited question answering over your documents: `Assistant(...).ingest(paths)` then `.ask(question)`."""
 
 from rag.engine import Assistant, seeds_path
-from rag.errors import (ConfigError, IndexMismatchError, IngestError, InputError, LLMError, ModelFilesError,
-                        RagError, StoreError)
+from rag.errors import (
+                        ConfigError,
+                        IndexMismatchError,
+                        IngestError,
+                        InputError,
+                        LLMError,
+                        ModelFilesError,
+                        RagError,
+                        StoreError,
+)
 from rag.settings import Settings
 from rag.types import Answer, Citation, DocumentInfo, IngestReport, Skipped
 

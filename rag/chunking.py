@@ -53,7 +53,8 @@ def count_tokens(text: str) -> int:
 def _segments(text: str) -> list[tuple[int, int]]:
     """Spans that no sentence may cross: paragraphs, and lines that are headings/list items or end a sentence."""
     spans: list[tuple[int, int]] = []
-    start = None
+    start: int | None = None
+    prev_end = 0
     pos = 0
     lines = text.split("\n")
     for i, line in enumerate(lines):

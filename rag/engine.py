@@ -185,8 +185,7 @@ class Assistant:
         text, citations, abstained = self._extract(question, query, hits, qvec)
         timings["answer_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        for piece in _pieces(text):
-            yield piece
+        yield from _pieces(text)
         yield Answer(question=question, text=text, citations=citations, abstained=abstained,
                      timings_ms={k: round(v, 2) for k, v in timings.items()}, mode="extractive", notice=notice,
                      retrieved=[h.as_dict() for h in hits])
