@@ -95,18 +95,24 @@ def _print_answer(answer, console, streamed: bool = False) -> None:
 
 
 def _ask_once(assistant: Assistant, question: str, history, console, top_k=None):
-    answer = None
-    streamed = False
+    """Print streamed tokens (LLM mode), then the final answer if verification changed it, then sources."""
+    answer, streamed = None, ""
+    live = assistant.settings.effective_mode() == "llm"
     for item in assistant.stream(question, history, top_k=top_k):
         if isinstance(item, str):
-            if assistant.settings.effective_mode() == "llm":
+            if live:
                 console.print(item, end="", markup=False, soft_wrap=True)
-                streamed = True
+                streamed += item
         else:
             answer = item
     if streamed:
         console.print()
-    _print_answer(answer, console, streamed=streamed)
+        if answer.notice:
+            console.print(f"[yellow]{answer.notice}[/yellow]")
+        if answer.text.strip() != streamed.strip():
+            console.print("[bold]Verified answer:[/bold]")
+            console.print(answer.text, markup=False)
+    _print_answer(answer, console, streamed=bool(streamed))
     return answer
 
 

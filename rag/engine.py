@@ -77,6 +77,18 @@ class Assistant:
         return self._store
 
     @property
+    def llm(self):
+        """The llama-index LLM for `answer_mode="llm"` (OpenAI-compatible endpoint from settings)."""
+        if self._llm is None:
+            from rag.errors import ConfigError
+            from rag.llm import make_llm
+
+            if not self.settings.llm_base_url:
+                raise ConfigError("answer mode 'llm' needs an endpoint: set RAG_LLM_BASE_URL (and RAG_LLM_MODEL)")
+            self._llm = make_llm(self.settings)
+        return self._llm
+
+    @property
     def retriever(self) -> HybridRetriever:
         if self._retriever is None:
             self._retriever = HybridRetriever(self.store, self.embedder, self.settings)
@@ -151,15 +163,25 @@ class Assistant:
         mode = mode or self.settings.effective_mode()
         t0 = time.perf_counter()
         self.store.check_fingerprint()
-        query = extractive.condense(question, history)
         timings: dict[str, float] = {}
+        notice = None
+        query = extractive.condense(question, history)
+        if mode == "llm" and history:
+            from rag import llm as llm_answer
+
+            t = time.perf_counter()
+            try:
+                query = llm_answer.condense(self, question, history)
+            except LLMError as e:
+                notice = f"LLM unavailable ({e}); showing the extractive answer instead."
+                mode = "extractive"
+            timings["condense_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         qvec = self.embedder.embed([query])[0]
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         hits = self.retriever.retrieve(query, top_k or self.settings.top_k, query_vector=qvec)
         timings["retrieve_ms"] = (time.perf_counter() - t) * 1000
-        notice = None
         if mode == "llm":
             from rag import llm as llm_answer
 
@@ -173,14 +195,14 @@ class Assistant:
                         result = item
                 timings["answer_ms"] = (time.perf_counter() - t) * 1000
                 timings["total_ms"] = (time.perf_counter() - t0) * 1000
-                text, citations, abstained, notice = result
+                text, citations, abstained, llm_notice = result
                 yield Answer(question=question, text=text, citations=citations, abstained=abstained,
-                             timings_ms={k: round(v, 2) for k, v in timings.items()}, mode="llm", notice=notice,
+                             timings_ms={k: round(v, 2) for k, v in timings.items()}, mode="llm", notice=llm_notice,
                              retrieved=[h.as_dict() for h in hits])
                 return
             except LLMError as e:
                 notice = f"LLM unavailable ({e}); showing the extractive answer instead."
-                yield f"_{notice}_\n\n"
+                yield "\n\n"
         t = time.perf_counter()
         text, citations, abstained = self._extract(question, query, hits, qvec)
         timings["answer_ms"] = (time.perf_counter() - t) * 1000
