@@ -1,0 +1,204 @@
+"""The web app through its Gradio API (gradio_client), on a real seeded index, launched once per module."""
+
+from __future__ import annotations
+
+import html
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from gradio_client import Client, handle_file
+
+from rag import Answer, Assistant
+from ui import render
+from ui.app import build_app, parse_auth
+from ui.uploads import ingest_uploads, safe_name
+
+from .ui_helpers import SEED_FACTS, launched
+
+ANSWER_FIELDS = set(Answer.model_fields)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, embedder):
+    assistant = Assistant(data_dir=tmp_path_factory.mktemp("ui-api"), embed_model=embedder)
+    assistant.ensure_seeded()
+    with launched(build_app(assistant)) as url:
+        client = Client(url, verbose=False)
+        yield assistant, client
+        client.close()
+
+
+def ask(client: Client, question: str, history=None) -> dict:
+    return client.predict(question, history, api_name="/ask")
+
+
+def assert_exact(assistant: Assistant, result: dict) -> None:
+    assert result["citations"], result
+    for c in result["citations"]:
+        assert assistant.document_text(c["source"])[c["start"]:c["end"]] == c["quote"], c
+
+
+def test_api_has_stable_names_and_hides_ui_events(served):
+    _, client = served
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/ask", "/ingest", "/documents", "/delete"}
+    assert not api["unnamed_endpoints"]
+
+
+def test_ask_seed_question_cites_exact_quotes(served):
+    assistant, client = served
+    result = ask(client, "Which villages did Azerbaijan attack on December 12?")
+    assert set(result) == ANSWER_FIELDS
+    assert "Khtsaberd" in result["text"] and "Khin Taher" in result["text"]
+    assert not result["abstained"] and "[1]" in result["text"]
+    assert_exact(assistant, result)
+    assert result["retrieved"] and result["timings_ms"]["total_ms"] > 0
+
+
+def test_follow_up_uses_history(served):
+    _, client = served
+    history = [{"role": "user", "content": "Who is the President of Azerbaijan?"},
+               {"role": "assistant", "content": "Ilham Aliyev. [1]"}]
+    result = ask(client, "What did he promise?", history)
+    assert "iron fist" in result["text"]
+
+
+def test_bad_history_is_a_clear_error(served):
+    _, client = served
+    with pytest.raises(Exception, match="role"):
+        ask(client, "What did he promise?", [{"speaker": "me"}])
+
+
+def test_unanswerable_question_abstains_with_closest_passages(served):
+    assistant, client = served
+    result = ask(client, "What is the boiling point of liquid nitrogen?")
+    assert result["abstained"]
+    assert "don't say" in result["text"]
+    for c in result["citations"]:
+        assert assistant.document_text(c["source"])[c["start"]:c["end"]] == c["quote"]
+
+
+def test_upload_ask_delete(served, tmp_path):
+    assistant, client = served
+    fact = tmp_path / "zorvath notes.txt"
+    fact.write_text("Lighthouses of Zorvath\n\nThe Zorvathian lighthouse was painted teal in 1987.\n", encoding="utf-8")
+    report = client.predict([handle_file(str(fact))], api_name="/ingest")
+    source = "uploads/zorvath_notes.txt"
+    assert report["added"] == [source] and not report["skipped"], report
+    assert (assistant.settings.data_dir / "uploads" / "zorvath_notes.txt").is_file()
+    assert source in {d["source"] for d in client.predict(api_name="/documents")}
+
+    result = ask(client, "What colour was the Zorvathian lighthouse painted?")
+    assert "teal" in result["text"]
+    assert any(c["source"] == source for c in result["citations"])
+    assert_exact(assistant, result)
+
+    assert client.predict(source, api_name="/delete") is True
+    assert source not in {d["source"] for d in client.predict(api_name="/documents")}
+    assert not (assistant.settings.data_dir / "uploads" / "zorvath_notes.txt").exists()
+    after = ask(client, "What colour was the Zorvathian lighthouse painted?")
+    assert all(c["source"] != source for c in after["citations"])
+    assert "teal" not in after["text"]
+    assert client.predict(source, api_name="/delete") is False
+
+
+def test_rejected_uploads_are_named_and_the_rest_goes_in(served, tmp_path):
+    assistant, client = served
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "notes.xyz").write_text("not a supported type", encoding="utf-8")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (tmp_path / "quill.md").write_text("# Quill\n\nThe Brastovan quill museum opens at dawn on Tuesdays.\n",
+                                       encoding="utf-8")
+    files = [handle_file(str(tmp_path / n)) for n in ("empty.txt", "notes.xyz", "broken.pdf", "quill.md")]
+    report = client.predict(files, api_name="/ingest")
+    assert report["added"] == ["uploads/quill.md"], report
+    reasons = {s["source"]: s["reason"] for s in report["skipped"]}
+    assert set(reasons) == {"uploads/empty.txt", "uploads/notes.xyz", "uploads/broken.pdf"}
+    assert "empty.txt" in reasons["uploads/empty.txt"] and "empty" in reasons["uploads/empty.txt"]
+    assert "notes.xyz" in reasons["uploads/notes.xyz"] and "unsupported" in reasons["uploads/notes.xyz"]
+    assert "broken.pdf" in reasons["uploads/broken.pdf"]
+    uploads = assistant.settings.data_dir / "uploads"
+    assert sorted(p.name for p in uploads.iterdir() if not p.name.startswith(".")) == ["quill.md"]
+    result = ask(client, "When does the Brastovan quill museum open?")
+    assert "dawn" in result["text"]
+    assert client.predict("uploads/quill.md", api_name="/delete") is True
+
+
+def test_document_html_is_escaped_in_sources(served, tmp_path):
+    assistant, client = served
+    evil = tmp_path / "evil.txt"
+    evil.write_text('Payload <script>alert("x")</script> and <img src=x onerror="alert(1)"> here.\n\n'
+                    'The Quorlish <b>ferry</b> <img src=x onerror=alert(2)> sails at noon.\n', encoding="utf-8")
+    assert client.predict([handle_file(str(evil))], api_name="/ingest")["added"] == ["uploads/evil.txt"]
+    answer = Answer.model_validate(ask(client, "When does the Quorlish ferry sail?"))
+    assert any(c.source == "uploads/evil.txt" for c in answer.citations)
+    panel = render.sources_panel(answer, 0, assistant.document_text)
+    assert "<img" not in panel and "<script" not in panel and "<b>ferry" not in panel
+    assert html.escape("<img src=x onerror=alert(2)>") in panel
+    message = render.answer_message(answer, 0)
+    assert re.search(r"(?<!\\)<", message) is None, message  # every "<" escaped for Markdown
+    assert client.predict("uploads/evil.txt", api_name="/delete") is True
+
+
+def test_eight_concurrent_chats_each_get_their_own_answer(served):
+    assistant, client = served
+    with ThreadPoolExecutor(max_workers=len(SEED_FACTS)) as pool:
+        results = list(pool.map(lambda qf: ask(client, qf[0]), SEED_FACTS))
+    for (question, fact), result in zip(SEED_FACTS, results):
+        assert result["question"] == question
+        assert fact in result["text"], (question, result["text"])
+        assert_exact(assistant, result)
+
+
+# -- pieces that need no server ------------------------------------------------------------------
+@pytest.mark.parametrize("name, expected", [
+    ("report.txt", "report.txt"),
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\windows\\evil.md", "evil.md"),
+    ("my notes (final).TXT", "my_notes_final.TXT"),
+    (".hidden.txt", "hidden.txt"),
+    ("résumé.pdf", "resume.pdf"),
+    ("a/b/..", "upload"),
+    ("", "upload"),
+    ("x" * 300 + ".txt", "x" * 116 + ".txt"),  # 120 characters at most
+])
+def test_safe_name(name, expected):
+    assert safe_name(name) == expected
+
+
+def test_too_large_upload_is_rejected_by_name(tmp_path, embedder):
+    assistant = Assistant(data_dir=tmp_path / "data", embed_model=embedder, upload_max_mb=1)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * 300_000)
+    report = ingest_uploads(assistant, [(str(big), "big.txt")])
+    assert not report.added and [s.source for s in report.skipped] == ["uploads/big.txt"]
+    assert "big.txt" in report.skipped[0].reason and "1 MB" in report.skipped[0].reason
+
+
+def test_reupload_of_a_bad_version_keeps_the_good_one(tmp_path, embedder):
+    assistant = Assistant(data_dir=tmp_path / "data", embed_model=embedder)
+    good, bad = tmp_path / "good" / "doc.txt", tmp_path / "bad" / "doc.txt"
+    good.parent.mkdir(), bad.parent.mkdir()
+    good.write_text("The Velmor bridge is made of granite.\n", encoding="utf-8")
+    bad.write_bytes(b"\xff\xfe\x00broken")
+    assert ingest_uploads(assistant, [(str(good), "doc.txt")]).added == ["uploads/doc.txt"]
+    report = ingest_uploads(assistant, [(str(bad), "doc.txt")])
+    assert [s.source for s in report.skipped] == ["uploads/doc.txt"]
+    assert "granite" in (assistant.settings.data_dir / "uploads" / "doc.txt").read_text(encoding="utf-8")
+    assert [d.source for d in assistant.documents()] == ["uploads/doc.txt"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, None), ("", None), ("ann:s3cret:x", [("ann", "s3cret:x")]),
+])
+def test_parse_auth(value, expected):
+    assert parse_auth(value) == expected
+
+
+def test_parse_auth_file_and_errors(tmp_path):
+    f = tmp_path / "users"
+    f.write_text("# team\nann:one\n\nbob:two\n", encoding="utf-8")
+    assert parse_auth(str(f)) == [("ann", "one"), ("bob", "two")]
+    with pytest.raises(Exception, match="user:password"):
+        parse_auth("no-colon")

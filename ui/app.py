@@ -1,0 +1,391 @@
+"""The browser chat: `build_app(assistant)` makes the Gradio Blocks, `serve(assistant, ...)` runs it.
+
+Chat tab: streamed answers whose [n] markers link to numbered source cards (the quote highlighted
+in its passage), retrieval details on demand, follow-ups that use the conversation, per-session
+settings (top-k, answer mode). Documents tab: upload (several files, drag and drop) with progress,
+the document list, delete. API (for `gradio_client`): "ask", "ingest", "documents", "delete"; the
+UI's own events are private. Uses only `rag`'s public API. Left out: per-user indexes and
+accounts (auth is one shared login list; everyone sees the same documents).
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import logging
+import os
+import sys
+from pathlib import Path
+
+import gradio as gr
+
+from rag import Answer, Assistant, ConfigError, RagError
+from ui import render
+from ui.theme import CSS, HEAD, theme
+from ui.uploads import file_for_source, ingest_uploads
+
+log = logging.getLogger("ui")
+CONCURRENCY = 8  # simultaneous chats; the engine is thread-safe and each question takes ~0.3 s of CPU
+PRIVATE = "private"  # UI events stay out of the API (the frontend still calls them)
+SUPPORTED_HINT = ".txt, .md, .html, .pdf, .docx"  # for the hint only: the engine decides, and says why not
+MAX_EXAMPLES = 4
+
+# Example questions for the bundled seed corpus, keyed by the document's sha256 (questions, never answers).
+SEED_QUESTIONS = {
+    "3c240155eff833dc0bf6b28a0256e941fcb6dfb21f4af1496c0475ce55cae666": [
+        "Which villages did Azerbaijan attack on December 12?",
+        "What did Ilham Aliyev promise?",
+        "How many soldiers were killed, according to Baku?",
+    ],
+}
+
+
+class ChatApp(gr.Blocks):
+    """`gr.Blocks` that launches with this app's theme, CSS, script and upload limit unless told otherwise."""
+
+    def __init__(self, *, upload_max_mb: int, **kwargs):
+        kwargs.setdefault("analytics_enabled", False)  # offline by design: no calls home
+        super().__init__(**kwargs)
+        self.upload_max_mb = upload_max_mb
+
+    def launch(self, *args, **kwargs):
+        kwargs.setdefault("theme", theme())
+        kwargs.setdefault("css", CSS)
+        kwargs.setdefault("head", HEAD)
+        kwargs.setdefault("max_file_size", f"{self.upload_max_mb}mb")
+        kwargs.setdefault("footer_links", ["api", "settings"])
+        kwargs.setdefault("show_error", True)
+        return super().launch(*args, **kwargs)
+
+
+# -- helpers over the engine -----------------------------------------------------------------------
+def answer_modes(assistant: Assistant) -> list[str]:
+    """Extractive always; "llm" only when an endpoint is configured."""
+    return ["extractive", "llm"] if assistant.settings.llm_base_url else ["extractive"]
+
+
+def example_questions(assistant: Assistant) -> list[str]:
+    """Questions to try: curated ones for the seed corpus, otherwise built from the newest documents' titles."""
+    docs = assistant.documents()
+    out: list[str] = []
+    for d in docs:
+        out += SEED_QUESTIONS.get(d.sha256, [])
+    for d in sorted(docs, key=lambda d: d.ingested_at, reverse=True):
+        if d.sha256 in SEED_QUESTIONS:
+            continue
+        title = " ".join((d.title or Path(d.source).stem).split())
+        title = title if len(title) <= 70 else title[:67].rsplit(" ", 1)[0] + "…"
+        out.append(f"What does “{title}” say?")
+    return list(dict.fromkeys(out))[:MAX_EXAMPLES]
+
+
+def engine_history(turns: list[Answer]) -> list[dict]:
+    """The conversation in the engine's format: the questions and the answers' plain text."""
+    history: list[dict] = []
+    for a in turns:
+        history += [{"role": "user", "content": a.question}, {"role": "assistant", "content": a.text}]
+    return history
+
+
+def chat_messages(turns: list[Answer]) -> list[dict]:
+    msgs: list[dict] = []
+    for i, a in enumerate(turns):
+        msgs += [{"role": "user", "content": render.md_escape(a.question)},
+                 {"role": "assistant", "content": render.answer_message(a, i)}]
+    return msgs
+
+
+def details(answer: Answer) -> dict:
+    """What the retrieval-details accordion shows for one answer."""
+    return {"question": answer.question, "mode": answer.mode, "abstained": answer.abstained,
+            "timings_ms": answer.timings_ms,
+            "citations": [{"id": c.id, "source": c.source, "start": c.start, "end": c.end, "score": c.score}
+                          for c in answer.citations],
+            "retrieved": answer.retrieved}
+
+
+def check_history(history) -> list[dict] | None:
+    """Validate an API caller's history: a list of {"role": "user"|"assistant", "content": str}."""
+    if history in (None, "", []):
+        return None
+    if not isinstance(history, list):
+        raise gr.Error("history must be a list of {role, content} messages")
+    out = []
+    for m in history:
+        if not (isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)):
+            raise gr.Error('history messages must look like {"role": "user"|"assistant", "content": "…"}')
+        out.append({"role": m["role"], "content": m["content"]})
+    return out
+
+
+def upload_report_html(report) -> str:
+    lines = []
+    for verb, sources in (("added", report.added), ("updated", report.updated),
+                          ("already indexed, unchanged", report.unchanged)):
+        lines += [f'<li class="ok">✓ <code>{html.escape(s)}</code> {verb}</li>' for s in sources]
+    lines += [f'<li class="bad">✗ rejected: {html.escape(s.reason)}</li>' for s in report.skipped]
+    if not lines:
+        return ""
+    ok = len(report.added) + len(report.updated) + len(report.unchanged)
+    summary = (f"{ok} file{'s' if ok != 1 else ''} in the index ({report.chunks_written} passages written, "
+               f"{report.seconds:.1f} s)" + (f"; {len(report.skipped)} rejected" if report.skipped else ""))
+    return f"<div><b>{summary}</b><ul>{''.join(lines)}</ul></div>"
+
+
+# -- the app ---------------------------------------------------------------------------------------
+def build_app(assistant: Assistant) -> gr.Blocks:
+    """The whole web app for `assistant` (queue set up; call `.launch(...)` on it, or use `serve`)."""
+    settings = assistant.settings
+    modes = answer_modes(assistant)
+    default_mode = settings.effective_mode() if settings.effective_mode() in modes else "extractive"
+
+    def corpus() -> tuple[str, list[list], list[tuple[str, str]], list[dict], int]:
+        """Header HTML, table rows, delete choices, example messages, document count: for the current index."""
+        status, docs = assistant.status(), assistant.documents()
+        return (render.header(status, default_mode), render.documents_rows(docs),
+                [(f"{d.title} — {d.source}", d.source) for d in docs],
+                [{"text": q} for q in example_questions(assistant)], int(status["documents"]))
+
+    def corpus_updates():
+        head, rows, choices, examples, _ = corpus()
+        return head, rows, gr.update(choices=choices, value=None), gr.update(examples=examples or None)
+
+    with ChatApp(upload_max_mb=settings.upload_max_mb, title="Cited — answers from your documents") as demo:
+        head, rows, choices, examples, n_docs = corpus()
+        header = gr.HTML(head, elem_id="header")
+        turns = gr.State([])
+        prefs = gr.State({"top_k": settings.top_k, "mode": default_mode})
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                with gr.Row(elem_id="chat-row", equal_height=False):
+                    with gr.Column(scale=3, min_width=340):
+                        chatbot = gr.Chatbot(
+                            elem_id="chatbot", show_label=False, height=540, layout="bubble",
+                            buttons=["copy", "copy_all"], feedback_options=None, sanitize_html=True,
+                            examples=examples or None,
+                            latex_delimiters=[], placeholder=(
+                                "**Ask anything about your documents.**<br>Answers quote the documents "
+                                "sentence by sentence; click a number to see the passage."))
+                        with gr.Row(equal_height=True):
+                            question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
+                                                  elem_id="question", scale=8, lines=1, max_lines=4, autofocus=True,
+                                                  container=False)
+                            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask-btn")
+                        with gr.Row():
+                            new_chat = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
+                        with gr.Accordion("Settings", open=False, elem_id="settings"):
+                            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages searched (top-k)",
+                                              info="More passages: better recall, slower answers.")
+                            mode = gr.Radio(modes, value=default_mode, label="Answer mode", info=(
+                                "extractive: exact sentences from the documents" + (
+                                    "; llm: written by the configured model, then checked against the sources"
+                                    if "llm" in modes else " (set RAG_LLM_BASE_URL to enable LLM answers)")))
+                    with gr.Column(scale=2, min_width=300):
+                        sources = gr.HTML(render.sources_panel(None, 0, assistant.document_text, documents=n_docs),
+                                          elem_id="sources", container=True, padding=True)
+                        with gr.Accordion("Retrieval details", open=False, elem_id="details-box"):
+                            retrieval = gr.JSON(elem_id="details", show_label=False)
+            with gr.Tab("Documents", id="documents"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=300):
+                        upload = gr.File(label="Add documents: drop files here or click to browse",
+                                         file_count="multiple", elem_id="upload", height=150)
+                        gr.Markdown(f"Supported: {SUPPORTED_HINT}; up to {settings.upload_max_mb} MB each. "
+                                    "Files are copied into the index folder; a file with the same name replaces the "
+                                    "older one.", elem_classes=["hint"])
+                        upload_report = gr.HTML(elem_id="upload-report")
+                    with gr.Column(scale=3, min_width=320):
+                        docs_table = gr.Dataframe(headers=["Title", "File", "Passages", "Characters", "Ingested (UTC)"],
+                                                  datatype=["str", "str", "number", "number", "str"],
+                                                  value=rows, interactive=False, wrap=True, elem_id="documents",
+                                                  label="Indexed documents", max_height=420)
+                        with gr.Row(equal_height=True):
+                            to_delete = gr.Dropdown(label="Remove a document", choices=choices, value=None,
+                                                    elem_id="delete-source",
+                                                    scale=4)
+                            delete = gr.Button("Delete", variant="stop", elem_id="delete-btn", scale=1)
+                        delete_report = gr.HTML(elem_id="delete-report")
+
+        # API-only endpoints (hidden components carry the file upload through gradio_client)
+        api_files = gr.File(file_count="multiple", visible=False)
+        api_report = gr.JSON(visible=False)
+        api_trigger = gr.Button(visible=False)
+
+        # -- chat -------------------------------------------------------------------------------
+        def respond(message: str, past: list[Answer], chosen: dict):
+            q = (message or "").strip()
+            if not q:
+                raise gr.Error("Type a question first.")
+            turn = len(past)
+            msgs = chat_messages(past) + [{"role": "user", "content": render.md_escape(q)},
+                                          {"role": "assistant", "content": "…"}]
+            yield msgs, "", render.pending_panel(q), gr.skip(), gr.skip()
+            text, answer = "", None
+            try:
+                for item in assistant.stream(q, engine_history(past), top_k=chosen["top_k"], mode=chosen["mode"]):
+                    if isinstance(item, Answer):
+                        answer = item
+                    else:
+                        text += item
+                        msgs[-1]["content"] = render.md_escape(text) + " ▍"
+                        yield msgs, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            except RagError as e:
+                raise gr.Error(str(e)) from e
+            assert answer is not None
+            msgs[-1]["content"] = render.answer_message(answer, turn)
+            yield (msgs, gr.skip(), render.sources_panel(answer, turn, assistant.document_text), details(answer),
+                   past + [answer])
+
+        chat_out = [chatbot, question, sources, retrieval, turns]
+        chat_in = [question, turns, prefs]
+        gr.on([question.submit, ask.click], respond, chat_in, chat_out, api_visibility=PRIVATE)
+        def pick_example(evt: gr.SelectData) -> str:
+            return evt.value["text"]
+
+        chatbot.example_select(pick_example, None, question, api_visibility=PRIVATE,
+                               queue=False, show_progress="hidden").then(
+            respond, chat_in, chat_out, api_visibility=PRIVATE)
+
+        def show_turn(past: list[Answer], evt: gr.SelectData):
+            index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            turn = int(index) // 2 if index is not None else -1
+            if not 0 <= turn < len(past):
+                return gr.skip(), gr.skip()
+            return render.sources_panel(past[turn], turn, assistant.document_text), details(past[turn])
+
+        chatbot.select(show_turn, turns, [sources, retrieval], api_visibility=PRIVATE, show_progress="hidden")
+
+        def reset():
+            return [], [], "", render.sources_panel(None, 0, assistant.document_text), None
+
+        gr.on([new_chat.click, chatbot.clear], reset, None, [chatbot, turns, question, sources, retrieval],
+              api_visibility=PRIVATE, queue=False)
+        top_k.change(lambda k, p: {**p, "top_k": int(k)}, [top_k, prefs], prefs, api_visibility=PRIVATE,
+                     queue=False, show_progress="hidden")
+        mode.change(lambda m, p: {**p, "mode": m}, [mode, prefs], prefs, api_visibility=PRIVATE, queue=False,
+                    show_progress="hidden")
+
+        # -- documents --------------------------------------------------------------------------
+        corpus_out = [header, docs_table, to_delete, chatbot]
+
+        def refresh(past: list[Answer] | None = None):
+            n_docs = assistant.status()["documents"]
+            panel = render.sources_panel(None, 0, assistant.document_text, documents=n_docs)
+            return *corpus_updates(), (panel if not past else gr.skip())
+
+        demo.load(refresh, turns, corpus_out + [sources], api_visibility=PRIVATE, show_progress="hidden")
+
+        def on_upload(paths: list[str] | None, progress=gr.Progress()):  # noqa: B008 (Gradio injects it by default value)
+            if not paths:
+                return (gr.skip(),) * 6
+            progress(0.0, desc="Reading files")
+            report = ingest_uploads(assistant, [(p, Path(p).name) for p in paths],
+                                    progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
+            return upload_report_html(report), None, *corpus_updates()
+
+        upload.upload(on_upload, upload, [upload_report, upload] + corpus_out, api_visibility=PRIVATE,
+                      show_progress_on=[upload_report, upload])
+
+        def on_delete(source: str | None):
+            if not source:
+                raise gr.Error("Choose a document to delete first.")
+            removed = delete_source(assistant, source)
+            msg = (f'<span class="ok">Removed <code>{html.escape(source)}</code>: its passages are no longer cited.</span>'
+                   if removed else f'<span class="bad">{html.escape(source)} was not in the index.</span>')
+            return msg, *corpus_updates()
+
+        delete.click(on_delete, to_delete, [delete_report] + corpus_out, api_visibility=PRIVATE)
+
+        # -- API --------------------------------------------------------------------------------
+        def api_ask(question: str, history: list[dict] | None = None, top_k: int | None = None,
+                    mode: str | None = None) -> dict:
+            """Answer a question; history is earlier turns as [{"role", "content"}]. Returns the Answer as JSON."""
+            if mode is not None and mode not in modes:
+                raise gr.Error(f"mode must be one of {modes}")
+            try:
+                return assistant.ask(question, check_history(history), top_k=top_k, mode=mode).model_dump()
+            except RagError as e:
+                raise gr.Error(str(e)) from e
+
+        def api_ingest(paths: list[str] | None) -> dict:
+            """Add files (kept under uploads/); returns the IngestReport for them as JSON."""
+            try:
+                return ingest_uploads(assistant, [(p, Path(p).name) for p in paths or []]).model_dump()
+            except RagError as e:
+                raise gr.Error(str(e)) from e
+
+        def api_documents() -> list[dict]:
+            """The indexed documents (without server paths: gradio_client would take {"path": …} for a file)."""
+            return [d.model_dump(exclude={"path"}) for d in assistant.documents()]
+
+        def api_delete(source: str) -> bool:
+            """Remove a document (and its uploaded file); False when it was not indexed."""
+            return delete_source(assistant, source)
+
+        gr.api(api_ask, api_name="ask")
+        api_trigger.click(api_ingest, api_files, api_report, api_name="ingest")
+        gr.api(api_documents, api_name="documents")
+        gr.api(api_delete, api_name="delete")
+
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    return demo
+
+
+def delete_source(assistant: Assistant, source: str) -> bool:
+    """Remove a document from the index, and its file when it was uploaded (so it does not come back)."""
+    path = file_for_source(assistant, source)
+    if path is not None:
+        path.unlink(missing_ok=True)
+    try:
+        return assistant.delete(source)
+    except RagError as e:
+        raise gr.Error(str(e)) from e
+
+
+# -- serving ---------------------------------------------------------------------------------------
+def parse_auth(auth: str | None) -> list[tuple[str, str]] | None:
+    """None, "user:password", or a path to a file of user:password lines (blank lines and # comments skipped)."""
+    if not auth:
+        return None
+    if os.path.isfile(auth):
+        lines = [ln.strip() for ln in Path(auth).read_text(encoding="utf-8").splitlines()]
+        pairs = [tuple(ln.split(":", 1)) for ln in lines if ln and not ln.startswith("#")]
+        bad = [p for p in pairs if len(p) != 2 or not p[0] or not p[1]]
+        if bad or not pairs:
+            raise ConfigError(f"auth file {auth}: every line must be user:password")
+        return pairs  # type: ignore[return-value]
+    user, sep, password = auth.partition(":")
+    if not (sep and user and password):
+        raise ConfigError("auth must be user:password or the path of a file of such lines (setting auth / RAG_AUTH)")
+    return [(user, password)]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
+          auth: str | None = None, *, block: bool = True) -> gr.Blocks:
+    """Run the web chat; seeds an empty index first. Binds this machine only unless `host` says otherwise."""
+    credentials = parse_auth(auth if auth is not None else assistant.settings.auth)
+    if credentials is None and (share or not is_loopback(host)):
+        log.warning("serving on %s without a login: anyone who can reach it can read and change the documents; "
+                    "pass auth (user:password or a file of such lines)", "a public share link" if share else host)
+
+    def progress(message: str, done: int, total: int) -> None:
+        print(f"  [{done}/{total}] {message}", file=sys.stderr, flush=True)
+
+    if assistant.status()["documents"] == 0:
+        print("The index is empty: adding the seed corpus…", file=sys.stderr, flush=True)
+        report = assistant.ensure_seeded(progress=progress)
+        if report is not None:
+            print(f"Seed corpus: {report.summary()}", file=sys.stderr, flush=True)
+    app = build_app(assistant)
+    app.launch(server_name=host, server_port=port, share=share, auth=credentials,
+               auth_message="Log in to ask questions about these documents.", prevent_thread_lock=not block)
+    return app

@@ -1,0 +1,102 @@
+"""Look and feel of the web chat: the Gradio theme, the CSS, and one small script.
+
+Fonts are the system's (the app runs offline: no web fonts). The script makes a click on an
+answer's [n] scroll the matching source card into view and flash it; without it the links still
+jump there. Left out: dark-mode specific colours beyond what the theme's variables give.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Soft(
+        primary_hue="indigo", neutral_hue="slate", radius_size="md",
+        font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+
+
+CSS = """
+.gradio-container { max-width: 1320px !important; margin: 0 auto !important; }
+.app-header { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 10px 16px;
+  padding: 14px 18px; border-radius: 14px; color: #fff;
+  background: linear-gradient(120deg, #3730a3 0%, #4f46e5 55%, #6366f1 100%); }
+.app-header, .app-header * { color: #fff !important; }
+.app-header .brand { display: flex; align-items: center; gap: 12px; }
+.app-header .logo { font-size: 30px; line-height: 1; background: rgba(255,255,255,.16); border-radius: 10px;
+  width: 44px; height: 44px; display: flex; align-items: center; justify-content: center; }
+.app-title { font-size: 1.35rem; font-weight: 700; letter-spacing: .01em; }
+.app-sub { font-size: .88rem; opacity: .9; }
+.app-header .stats { display: flex; flex-wrap: wrap; gap: 6px; }
+.app-header .pill { background: rgba(255,255,255,.16); border: 1px solid rgba(255,255,255,.25); border-radius: 999px;
+  padding: 3px 10px; font-size: .8rem; white-space: nowrap; }
+
+#chat-row { gap: 16px; align-items: stretch; }
+#chatbot a[href^="#src-"] { display: inline-block; min-width: 1.45em; padding: 0 .35em; margin: 0 1px;
+  font-size: .72em; font-weight: 700; line-height: 1.5; vertical-align: super; text-align: center;
+  text-decoration: none; border-radius: 999px; color: #fff !important; background: var(--color-accent, #4f46e5); }
+#chatbot a[href^="#src-"]:hover { filter: brightness(1.15); }
+#question textarea { font-size: 1rem; }
+#ask-btn { min-width: 90px; }
+
+#sources .src-panel { max-height: 600px; overflow-y: auto; padding-right: 2px; }
+#chatbot .example { border: 1px solid var(--border-color-accent, #c7d2fe) !important; border-radius: 12px !important;
+  background: var(--background-fill-secondary) !important; text-align: left; }
+#chatbot .example:hover { border-color: var(--color-accent, #4f46e5) !important; }
+#chatbot .example-text { color: var(--body-text-color); font-size: .92rem; }
+.src-panel { display: flex; flex-direction: column; gap: 10px; }
+.src-panel h3.src-title-bar { margin: 0; font-size: 1rem; font-weight: 700; }
+.src-head { font-size: .92rem; padding: 8px 12px; border-radius: 10px; background: var(--background-fill-secondary); }
+.src-head.abstained { background: #fff7ed; color: #9a3412; border: 1px solid #fed7aa; }
+.src-hint { color: var(--body-text-color-subdued); font-size: .95rem; line-height: 1.55; padding: 18px;
+  border: 1px dashed var(--border-color-primary); border-radius: 12px; }
+.cite-demo { display: inline-block; padding: 0 .4em; border-radius: 999px; background: var(--color-accent, #4f46e5);
+  color: #fff; font-size: .75em; font-weight: 700; vertical-align: super; }
+.src-card { border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 10px 12px;
+  background: var(--background-fill-primary); scroll-margin-top: 12px; transition: box-shadow .3s, border-color .3s; }
+.src-card:target, .src-card.flash { border-color: var(--color-accent, #4f46e5); box-shadow: 0 0 0 3px rgba(79,70,229,.25); }
+.src-card .src-top { display: flex; align-items: flex-start; gap: 8px; }
+.src-num { flex: none; display: inline-flex; align-items: center; justify-content: center; width: 1.6em; height: 1.6em;
+  border-radius: 999px; background: var(--color-accent, #4f46e5); color: #fff; font-weight: 700; font-size: .8rem; }
+.src-title { font-weight: 600; font-size: .93rem; line-height: 1.35; overflow-wrap: anywhere; }
+.src-meta { display: flex; flex-wrap: wrap; gap: 4px 12px; margin: 4px 0 6px 2.1em; font-size: .76rem;
+  color: var(--body-text-color-subdued); }
+.src-file { font-family: var(--font-mono); overflow-wrap: anywhere; }
+.prose .src-passage, .src-passage { margin: 0; padding: 8px 10px; border-left: 3px solid var(--border-color-accent, #c7d2fe);
+  background: var(--background-fill-secondary); border-radius: 0 8px 8px 0; font-size: .88rem; line-height: 1.55;
+  white-space: pre-wrap; overflow-wrap: anywhere; }
+.src-passage mark { background: #fde68a; color: #1f2937; padding: 1px 2px; border-radius: 3px; }
+.src-foot { font-size: .75rem; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
+
+#upload-report .ok { color: #15803d; }
+#upload-report .bad { color: #b91c1c; }
+@media (max-width: 720px) {
+  .gradio-container { padding: 6px !important; }
+  .app-header { padding: 10px 12px; }
+  .app-sub { display: none; }
+  #sources .src-panel { max-height: none; }
+}
+"""
+
+# A click on an answer's [n] scrolls its source card into view (the chat may open links in a new tab).
+HEAD = """
+<script>
+document.addEventListener("click", function (event) {
+  const link = event.target.closest && event.target.closest('a[href^="#src-"]');
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const id = link.getAttribute("href").slice(1);
+  let tries = 0;
+  (function reveal() {
+    const card = document.getElementById(id);
+    if (!card) { if (++tries < 40) setTimeout(reveal, 50); return; }
+    card.scrollIntoView({behavior: "smooth", block: "nearest"});
+    card.classList.add("flash");
+    setTimeout(function () { card.classList.remove("flash"); }, 1600);
+  })();
+}, true);
+</script>
+"""

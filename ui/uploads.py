@@ -1,0 +1,116 @@
+"""Uploaded files → `<data_dir>/uploads/<safe name>` → `Assistant.ingest`, with a report about those files only.
+
+The uploads folder is ingested as a whole, so every upload's source is "uploads/<name>" and a file
+removed from the folder leaves the index. A name is reduced to its last path component and to
+[A-Za-z0-9._-] (no traversal, no hidden files, no shell surprises). A new upload with the name of an
+indexed one replaces it; if the new file is rejected the previous one is put back. Rejected files
+(too large, unsupported, empty, corrupt) are reported with a reason and removed from the folder; the
+others still go in. Left out: per-user upload folders (one index is shared by everyone on a server).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from rag import Assistant, IngestReport, Skipped
+
+UPLOADS = "uploads"
+MAX_NAME = 120
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_lock = threading.Lock()  # one upload batch at a time: they share the folder and its prune
+
+
+def safe_name(name: str) -> str:
+    """A harmless file name keeping the extension: "../../etc/pass wd.TXT" → "pass_wd.TXT"."""
+    base = PureWindowsPath(PurePosixPath(str(name).replace("\x00", "")).name).name
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    base = _UNSAFE.sub("_", base).strip("._-") or "upload"
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    ext = ext[:16]
+    stem = (stem.strip("._-") or "upload")[: MAX_NAME - len(ext) - 1]
+    return f"{stem}.{ext}" if ext else stem
+
+
+def uploads_dir(assistant: Assistant) -> Path:
+    return Path(assistant.settings.data_dir) / UPLOADS
+
+
+def source_of(name: str) -> str:
+    return f"{UPLOADS}/{name}"
+
+
+def file_for_source(assistant: Assistant, source: str) -> Path | None:
+    """The uploaded file behind an "uploads/<name>" source, or None for anything else."""
+    if not source.startswith(f"{UPLOADS}/"):
+        return None
+    folder = uploads_dir(assistant).resolve()
+    path = (folder / source[len(UPLOADS) + 1:]).resolve()
+    return path if path.parent == folder else None
+
+
+def ingest_uploads(assistant: Assistant, files: list[tuple[str, str]], progress=None) -> IngestReport:
+    """Copy (temp path, original name) pairs into the uploads folder and ingest them.
+
+    The returned report lists only these files (plus anything pruned from the folder).
+    """
+    limit = assistant.settings.upload_max_mb * 2**20
+    folder = uploads_dir(assistant)
+    folder.mkdir(parents=True, exist_ok=True)
+    pre_skipped: list[Skipped] = []
+    staged: dict[str, str] = {}  # source → original name
+    backups: dict[str, Path] = {}
+    with _lock:
+        try:
+            for tmp, original in files:
+                name = safe_name(original or Path(tmp).name)
+                stem, ext = os.path.splitext(name)
+                n = 2
+                while source_of(name) in staged:  # two different files of the same name in one batch
+                    name, n = f"{stem}-{n}{ext}", n + 1
+                source = source_of(name)
+                try:
+                    size = os.path.getsize(tmp)
+                except OSError as e:
+                    pre_skipped.append(Skipped(source=source, reason=f"{original}: cannot read the upload ({e.strerror or e})"))
+                    continue
+                if size > limit:
+                    pre_skipped.append(Skipped(source=source, reason=(
+                        f"{original}: {size / 2**20:.1f} MB is larger than the {assistant.settings.upload_max_mb} MB "
+                        "upload limit (setting upload_max_mb)")))
+                    continue
+                target = folder / name
+                if target.exists():
+                    backup = folder / f".{name}.previous"
+                    os.replace(target, backup)
+                    backups[source] = backup
+                shutil.copyfile(tmp, target)
+                staged[source] = original
+            report = assistant.ingest([folder], progress=progress) if staged else IngestReport()
+        except BaseException:
+            for source, backup in backups.items():
+                os.replace(backup, folder / source.split("/", 1)[1])
+            raise
+        rejected = {s.source for s in report.skipped}
+        for source in staged:
+            target, backup = folder / source.split("/", 1)[1], backups.get(source)
+            if source in rejected:
+                target.unlink(missing_ok=True)
+                if backup:
+                    os.replace(backup, target)  # the previously indexed file stays
+            elif backup:
+                backup.unlink(missing_ok=True)
+    renamed = {s: o for s, o in staged.items() if PurePosixPath(s).name != o}
+    skipped = pre_skipped + [
+        Skipped(source=s.source, reason=s.reason + (f" (uploaded as {renamed[s.source]})" if s.source in renamed else ""))
+        for s in report.skipped if s.source in staged]
+    ours = set(staged)
+    return report.model_copy(update={
+        "added": [s for s in report.added if s in ours], "updated": [s for s in report.updated if s in ours],
+        "unchanged": [s for s in report.unchanged if s in ours], "skipped": skipped})
