@@ -8,13 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError, AuthenticationError
 
-from rag import Answer, Assistant
+from rag import Answer, Assistant, ConfigError
 from ui import render
-from ui.app import build_app, parse_auth
+from ui.app import build_app, is_loopback, parse_auth, serve
 from ui.uploads import ingest_uploads, safe_name
 
-from .ui_helpers import SEED_FACTS, launched
+from .ui_helpers import SEED_FACTS, free_port, launched
 
 ANSWER_FIELDS = set(Answer.model_fields)
 
@@ -58,15 +59,15 @@ def test_ask_seed_question_cites_exact_quotes(served):
 
 def test_follow_up_uses_history(served):
     _, client = served
-    history = [{"role": "user", "content": "Who is the President of Azerbaijan?"},
-               {"role": "assistant", "content": "Ilham Aliyev. [1]"}]
-    result = ask(client, "What did he promise?", history)
-    assert "iron fist" in result["text"]
+    first = ask(client, "Which villages did Azerbaijan attack on December 12?")
+    history = [{"role": "user", "content": first["question"]}, {"role": "assistant", "content": first["text"]}]
+    assert "Armenian militia" not in ask(client, "Who held them?")["text"]  # alone, the question is unanswerable
+    assert "Armenian militia" in ask(client, "Who held them?", history)["text"]
 
 
 def test_bad_history_is_a_clear_error(served):
     _, client = served
-    with pytest.raises(Exception, match="role"):
+    with pytest.raises(AppError, match="role"):
         ask(client, "What did he promise?", [{"speaker": "me"}])
 
 
@@ -200,5 +201,26 @@ def test_parse_auth_file_and_errors(tmp_path):
     f = tmp_path / "users"
     f.write_text("# team\nann:one\n\nbob:two\n", encoding="utf-8")
     assert parse_auth(str(f)) == [("ann", "one"), ("bob", "two")]
-    with pytest.raises(Exception, match="user:password"):
+    with pytest.raises(ConfigError, match="user:password"):
         parse_auth("no-colon")
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True), ("0.0.0.0", False),
+    ("192.168.1.20", False), ("example.org", False),
+])
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+def test_serve_with_login(served):
+    assistant, _ = served
+    app = serve(assistant, port=free_port(), auth="ann:s3cret", block=False)
+    try:
+        with pytest.raises(AuthenticationError):
+            Client(app.local_url, verbose=False)
+        client = Client(app.local_url, auth=("ann", "s3cret"), verbose=False)
+        assert "Khtsaberd" in ask(client, "Which villages did Azerbaijan attack on December 12?")["text"]
+        client.close()
+    finally:
+        app.close()

@@ -139,19 +139,19 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     modes = answer_modes(assistant)
     default_mode = settings.effective_mode() if settings.effective_mode() in modes else "extractive"
 
-    def corpus() -> tuple[str, list[list], list[tuple[str, str]], list[dict], int]:
-        """Header HTML, table rows, delete choices, example messages, document count: for the current index."""
+    def corpus() -> tuple[str, str, list[tuple[str, str]], list[dict], int]:
+        """Header HTML, documents table HTML, delete choices, example messages, document count: for the current index."""
         status, docs = assistant.status(), assistant.documents()
-        return (render.header(status, default_mode), render.documents_rows(docs),
+        return (render.header(status, default_mode), render.documents_table(docs),
                 [(f"{d.title} — {d.source}", d.source) for d in docs],
                 [{"text": q} for q in example_questions(assistant)], int(status["documents"]))
 
     def corpus_updates():
-        head, rows, choices, examples, _ = corpus()
-        return head, rows, gr.update(choices=choices, value=None), gr.update(examples=examples or None)
+        head, table, choices, examples, _ = corpus()
+        return head, table, gr.update(choices=choices, value=None), gr.update(examples=examples or None)
 
     with ChatApp(upload_max_mb=settings.upload_max_mb, title="Cited — answers from your documents") as demo:
-        head, rows, choices, examples, n_docs = corpus()
+        head, table, choices, examples, n_docs = corpus()
         header = gr.HTML(head, elem_id="header")
         turns = gr.State([])
         prefs = gr.State({"top_k": settings.top_k, "mode": default_mode})
@@ -160,7 +160,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 with gr.Row(elem_id="chat-row", equal_height=False):
                     with gr.Column(scale=3, min_width=340):
                         chatbot = gr.Chatbot(
-                            elem_id="chatbot", show_label=False, height=540, layout="bubble",
+                            elem_id="chatbot", show_label=False, height=520, layout="bubble",
                             buttons=["copy", "copy_all"], feedback_options=None, sanitize_html=True,
                             examples=examples or None,
                             latex_delimiters=[], placeholder=(
@@ -170,11 +170,12 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
                                                   elem_id="question", scale=8, lines=1, max_lines=4, autofocus=True,
                                                   container=False)
-                            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask-btn")
+                            ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-btn")
                         with gr.Row():
                             new_chat = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
                         with gr.Accordion("Settings", open=False, elem_id="settings"):
                             top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages searched (top-k)",
+                                              elem_id="top-k",
                                               info="More passages: better recall, slower answers.")
                             mode = gr.Radio(modes, value=default_mode, label="Answer mode", info=(
                                 "extractive: exact sentences from the documents" + (
@@ -188,22 +189,21 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             with gr.Tab("Documents", id="documents"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=300):
-                        upload = gr.File(label="Add documents: drop files here or click to browse",
-                                         file_count="multiple", elem_id="upload", height=150)
+                        gr.Markdown("### Add documents")
+                        upload = gr.File(label="Drop files here or click to browse", show_label=False,
+                                         file_count="multiple", elem_id="upload", height=160)
                         gr.Markdown(f"Supported: {SUPPORTED_HINT}; up to {settings.upload_max_mb} MB each. "
                                     "Files are copied into the index folder; a file with the same name replaces the "
                                     "older one.", elem_classes=["hint"])
                         upload_report = gr.HTML(elem_id="upload-report")
                     with gr.Column(scale=3, min_width=320):
-                        docs_table = gr.Dataframe(headers=["Title", "File", "Passages", "Characters", "Ingested (UTC)"],
-                                                  datatype=["str", "str", "number", "number", "str"],
-                                                  value=rows, interactive=False, wrap=True, elem_id="documents",
-                                                  label="Indexed documents", max_height=420)
-                        with gr.Row(equal_height=True):
+                        gr.Markdown("### Indexed documents")
+                        docs_table = gr.HTML(table, elem_id="documents")
+                        with gr.Row(equal_height=False, elem_id="delete-row"):
                             to_delete = gr.Dropdown(label="Remove a document", choices=choices, value=None,
                                                     elem_id="delete-source",
                                                     scale=4)
-                            delete = gr.Button("Delete", variant="stop", elem_id="delete-btn", scale=1)
+                            delete = gr.Button("Delete", variant="stop", elem_id="delete-btn", scale=1, min_width=100)
                         delete_report = gr.HTML(elem_id="delete-report")
 
         # API-only endpoints (hidden components carry the file upload through gradio_client)

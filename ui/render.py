@@ -117,7 +117,8 @@ def sources_panel(answer: Answer | None, turn: int, document_text: Callable[[str
         n = len(answer.citations)
         head = f'<div class="src-head"><b>{n} source{"s" if n != 1 else ""}</b> for this answer</div>'
     cards = "".join(source_card(c, turn, document_text) for c in answer.citations)
-    foot = f'<div class="src-foot">{html.escape(answer.mode)} answer · {secs:.2f} s · question: “{html.escape(answer.question)}”</div>'
+    foot = (f'<div class="src-foot">{html.escape(answer.mode)} answer · {len(answer.retrieved)} passages searched · '
+            f'{secs:.2f} s · question: “{html.escape(answer.question)}”</div>')
     return f'<div class="src-panel">{_TITLE}{head}{cards}{foot}</div>'
 
 
@@ -136,6 +137,15 @@ def header(status: dict, mode: str) -> str:
             f'<div class="stats" id="corpus-stats">{pills}</div></div>')
 
 
-def documents_rows(docs: Iterable[DocumentInfo]) -> list[list]:
-    """Rows for the documents table: title, file, chunks, characters, when ingested (UTC, to the minute)."""
-    return [[d.title or d.source, d.source, d.chunks, d.chars, d.ingested_at.replace("T", " ")[:16]] for d in docs]
+def documents_table(docs: list[DocumentInfo]) -> str:
+    """HTML list of the indexed documents: title, file, passages, size, when ingested (UTC, to the minute)."""
+    if not docs:
+        return '<div class="src-hint">No documents yet: add some on the left.</div>'
+    rows = "".join(
+        f'<tr><td class="doc-title">{html.escape(d.title or d.source)}</td>'
+        f'<td class="doc-file"><code>{html.escape(d.source)}</code></td>'
+        f'<td class="num">{d.chunks}</td><td class="num">{d.chars:,}</td>'
+        f'<td class="doc-when">{html.escape(d.ingested_at.replace("T", " ")[:16])}</td></tr>' for d in docs)
+    return ('<div class="doc-table-wrap"><table class="doc-table"><thead><tr><th>Title</th><th>File</th>'
+            '<th class="num">Passages</th><th class="num">Characters</th><th>Ingested (UTC)</th></tr></thead>'
+            f'<tbody>{rows}</tbody></table></div>')

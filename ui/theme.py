@@ -70,6 +70,20 @@ CSS = """
 .src-passage mark { background: #fde68a; color: #1f2937; padding: 1px 2px; border-radius: 3px; }
 .src-foot { font-size: .75rem; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
 
+.doc-table-wrap { overflow-x: auto; border: 1px solid var(--border-color-primary); border-radius: 12px; }
+.prose table.doc-table, table.doc-table { width: 100%; border-collapse: collapse; font-size: .88rem; margin: 0; }
+.doc-table th { text-align: left; font-weight: 600; padding: 8px 10px; background: var(--background-fill-secondary);
+  border-bottom: 1px solid var(--border-color-primary); white-space: nowrap; }
+.doc-table td { padding: 8px 10px; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
+.prose .doc-table th, .prose .doc-table td { border-left: none !important; border-right: none !important;
+  border-top: none !important; }
+.doc-table tr:last-child td { border-bottom: none; }
+.doc-table .num { text-align: right; white-space: nowrap; }
+.doc-table .doc-title { font-weight: 500; overflow-wrap: anywhere; min-width: 12em; }
+.doc-table .doc-file { min-width: 11em; }
+.doc-table .doc-file code { font-size: .8rem; word-break: break-all; }
+.doc-table .doc-when { white-space: nowrap; color: var(--body-text-color-subdued); }
+#delete-row { align-items: flex-end; }
 #upload-report .ok { color: #15803d; }
 #upload-report .bad { color: #b91c1c; }
 @media (max-width: 720px) {

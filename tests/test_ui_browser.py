@@ -1,0 +1,212 @@
+"""The web app in a real browser (Debian's chromium driven by Playwright): chat, sources, upload, delete.
+
+Skipped locally when chromium or Playwright is missing; a failure in CI (env CI set), where it must run.
+Screenshots go to test-artifacts/ (git-ignored) for a human look.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag import Assistant
+
+from .ui_helpers import CHROMIUM_ARGS, launched
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+WAIT_MS = 30_000
+SEED_Q = "Which villages did Azerbaijan attack on December 12?"
+
+
+def _need(what: str) -> None:
+    message = f"browser test needs {what}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must run it: install Debian's chromium and the playwright package)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need("the playwright package")
+    chromium = shutil.which("chromium")
+    if not chromium:
+        _need("Debian's chromium on PATH")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, embedder, browser):
+    from ui.app import build_app
+
+    assistant = Assistant(data_dir=tmp_path_factory.mktemp("ui-browser"), embed_model=embedder)
+    assistant.ensure_seeded()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with launched(build_app(assistant)) as url:
+        yield assistant, url
+
+
+@pytest.fixture
+def page(browser, served):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))  # an alert() would mean injected script
+    page.goto(served[1])
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+    assert not dialogs, f"a document's script ran in the page: {dialogs}"
+
+
+def ask(page, question: str):
+    """Type a question, press Enter, wait until the answer is final (its sources are shown); return the answer."""
+    from playwright.sync_api import expect
+
+    before = page.locator("#chatbot [data-testid='bot']").count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    expect(page.locator("#chatbot [data-testid='bot']")).to_have_count(before + 1)
+    expect(page.locator("#sources .src-foot")).to_contain_text(question)
+    return page.locator("#chatbot [data-testid='bot']").last
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+RECORD_STREAM = """() => {
+  window.__states = [];
+  new MutationObserver(() => {
+    const bots = document.querySelectorAll('#chatbot [data-testid=bot]');
+    const text = bots.length ? bots[bots.length - 1].innerText : '';
+    if (window.__states[window.__states.length - 1] !== text) window.__states.push(text);
+  }).observe(document.querySelector('#chatbot'), {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_chat_streams_answer_with_linked_highlighted_sources(page, served):
+    from playwright.sync_api import expect
+
+    assistant, _ = served
+    expect(page.locator("#corpus-stats")).to_contain_text("1 document")
+    expected = assistant.ask(SEED_Q)
+    page.evaluate(RECORD_STREAM)
+    reply = ask(page, SEED_Q)
+    expect(reply).to_contain_text("Khtsaberd")
+    expect(reply).to_contain_text("Khin Taher")
+    states = page.evaluate("window.__states")
+    assert any(s and "Khtsaberd" not in s for s in states[:-1]), f"the answer was not streamed: {states}"
+
+    marks = page.locator("#sources mark")
+    expect(marks).to_have_count(len(expected.citations))
+    for i, c in enumerate(expected.citations):
+        assert marks.nth(i).text_content() == c.quote
+        assert assistant.document_text(c.source)[c.start:c.end] == c.quote
+        card = page.locator(f"#src-0-{c.id}")
+        expect(card).to_contain_text(c.title)
+        expect(card).to_contain_text(c.source)
+
+    link = reply.locator('a[href="#src-0-1"]')
+    expect(link).to_have_text("1")
+    link.click()
+    expect(page.locator("#src-0-1")).to_have_class(re.compile(r"\bflash\b"))
+    assert len(page.context.pages) == 1, "a citation link must not open a new tab"
+
+    page.locator("#details-box").get_by_text("Retrieval details").click()
+    expect(page.locator("#details")).to_contain_text("total_ms")
+    page.screenshot(path=str(ARTIFACTS / "chat-with-sources-desktop.png"), full_page=True)
+
+    follow_up = ask(page, "Who held them?")  # answerable only with the conversation
+    expect(follow_up).to_contain_text("Armenian militia")
+    expect(page.locator("#src-1-1")).to_be_visible()
+    page.locator("#chatbot [data-testid='bot']").first.click()  # an earlier answer brings back its sources
+    expect(page.locator("#src-0-1")).to_be_visible()
+
+    page.locator("#settings").get_by_text("Settings").click()
+    page.locator("#top-k input[type=number]").fill("2")
+    page.locator("#top-k input[type=number]").press("Enter")
+    ask(page, "What did Ilham Aliyev promise?")
+    expect(page.locator("#sources .src-foot")).to_contain_text("2 passages searched")
+
+    page.locator("#new-chat").click()
+    expect(page.locator("#chatbot [data-testid='bot']")).to_have_count(0)
+
+
+def test_unanswerable_question_is_honest(page):
+    from playwright.sync_api import expect
+
+    reply = ask(page, "What is the boiling point of liquid nitrogen?")
+    expect(reply).to_contain_text("don't say")
+    expect(page.locator("#sources .src-head")).to_contain_text("No answer in the documents")
+
+
+def test_phone_width_stacks_chat_and_sources(page, served):
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name=re.compile("What did Ilham Aliyev promise")).click()  # an example question
+    expect(page.locator("#sources .src-foot")).to_contain_text("What did Ilham Aliyev promise?")
+    expect(page.locator("#sources mark").first).to_contain_text("iron fist")
+    chat, sources = page.locator("#chatbot").bounding_box(), page.locator("#sources").bounding_box()
+    assert sources["y"] >= chat["y"] + chat["height"], "on a phone the sources panel goes below the chat"
+    assert sources["width"] > 300
+    page.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=True)
+
+
+def test_upload_ask_delete(page, served, tmp_path):
+    from playwright.sync_api import expect
+
+    assistant, _ = served
+    fact = tmp_path / "zorvath.txt"
+    fact.write_text("Lighthouses of Zorvath\n\nThe Zorvathian lighthouse was painted teal in 1987.\n", encoding="utf-8")
+    evil = tmp_path / "evil.html.txt"
+    evil.write_text('The Quorlish ferry <img src=x onerror="alert(1)"> sails at noon <script>alert(2)</script>.\n',
+                    encoding="utf-8")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+
+    open_tab(page, "Documents")
+    page.locator("#upload input[type=file]").set_input_files([str(fact), str(evil), str(empty)])
+    report = page.locator("#upload-report")
+    expect(report).to_contain_text("uploads/zorvath.txt added")
+    expect(report).to_contain_text("uploads/evil.html.txt added")
+    expect(report).to_contain_text("empty.txt: empty file")
+    expect(page.locator("#documents")).to_contain_text("uploads/zorvath.txt")
+    expect(page.locator("#corpus-stats")).to_contain_text("3 documents")
+    page.screenshot(path=str(ARTIFACTS / "documents-after-upload.png"), full_page=True)
+
+    open_tab(page, "Chat")
+    reply = ask(page, "What colour was the Zorvathian lighthouse painted?")
+    expect(reply).to_contain_text("teal")
+    expect(page.locator("#sources")).to_contain_text("uploads/zorvath.txt")
+
+    reply = ask(page, "When does the Quorlish ferry sail?")
+    expect(reply).to_contain_text('<img src=x onerror="alert(1)">')  # shown as text, not run
+    expect(page.locator("#sources mark").first).to_contain_text("<script>alert(2)</script>")
+    assert page.locator("#sources img, #chatbot [data-testid='bot'] img, #sources script").count() == 0
+
+    open_tab(page, "Documents")
+    page.locator("#delete-source input").click()
+    page.get_by_role("option", name="uploads/zorvath.txt").click()  # substring of "<title> — <source>"
+    page.locator("#delete-btn").click()
+    expect(page.locator("#delete-report")).to_contain_text("Removed uploads/zorvath.txt")
+    expect(page.locator("#documents")).not_to_contain_text("uploads/zorvath.txt")
+    expect(page.locator("#corpus-stats")).to_contain_text("2 documents")
+    assert "uploads/zorvath.txt" not in {d.source for d in assistant.documents()}
+
+    open_tab(page, "Chat")
+    ask(page, "What colour was the Zorvathian lighthouse painted?")
+    expect(page.locator("#sources")).not_to_contain_text("uploads/zorvath.txt")
