@@ -224,3 +224,14 @@ def test_serve_with_login(served):
         client.close()
     finally:
         app.close()
+
+
+def test_empty_index_is_handled(tmp_path, embedder):
+    assistant = Assistant(data_dir=tmp_path / "empty", embed_model=embedder)
+    with launched(build_app(assistant)) as url:
+        client = Client(url, verbose=False)
+        assert client.predict(api_name="/documents") == []
+        result = ask(client, "What is in here?")
+        assert result["abstained"] and not result["citations"]
+        client.close()
+    assert "No documents are indexed yet" in render.sources_panel(None, 0, assistant.document_text, documents=0)

@@ -71,7 +71,8 @@ CSS = """
 .src-foot { font-size: .75rem; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
 
 .doc-table-wrap { overflow-x: auto; border: 1px solid var(--border-color-primary); border-radius: 12px; }
-.prose table.doc-table, table.doc-table { width: 100%; border-collapse: collapse; font-size: .88rem; margin: 0; }
+.prose table.doc-table, table.doc-table { width: 100%; border-collapse: collapse; font-size: .88rem; margin: 0;
+  border: none !important; }
 .doc-table th { text-align: left; font-weight: 600; padding: 8px 10px; background: var(--background-fill-secondary);
   border-bottom: 1px solid var(--border-color-primary); white-space: nowrap; }
 .doc-table td { padding: 8px 10px; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
