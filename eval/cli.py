@@ -82,6 +82,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
                 result = harness.run(args.questions, args.docs, settings, progress=progress, **overrides)
         gate = None
+        if baseline is not None and baseline.questions_sha256 not in (None, result.questions_sha256):
+            err.print(f"[yellow]warning:[/] {args.questions} changed since {args.baseline} was made; "
+                      "regenerate it with --write-baseline if the change was intended", highlight=False)
         if baseline is not None or thresholds:
             gate = (gates.check_baseline(result, baseline) if baseline else []) + gates.check_fail_under(result, thresholds)
         comparison = gates.compare(old, result) if old is not None else None

@@ -10,6 +10,7 @@ case moves a rate by about 0.01, which is what the tolerances absorb.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
@@ -184,20 +185,28 @@ def check_fail_under(result: EvalResult, thresholds: dict[str, float]) -> list[s
 DEFAULT_TOLERANCES = {"citation_exactness": 0.0}
 
 
-def make_baseline(result: EvalResult, tolerance: float = 0.05, note: str | None = None) -> dict:
+BASELINE_NOTE = ("Quality gate for `rag eval --baseline eval/baseline.json`: a metric fails below value - tolerance "
+                 "(above value + tolerance when lower is better). Latency is not gated. After an intended change, "
+                 "regenerate with `rag eval --write-baseline eval/baseline.json` and commit it with the change.")
+
+
+def make_baseline(result: EvalResult, tolerance: float = 0.05, note: str | None = BASELINE_NOTE) -> dict:
     """A baseline file from a run: every quality metric gated at its value - tolerance; latency not gated."""
     metrics = {}
     for name, info in METRICS.items():
         value = result.metrics.get(name)
         if value is None or info.unit == "ms":
             continue
+        # 4 decimals, rounded towards passing so the committed numbers read well and the run itself passes
+        value = (math.floor if info.higher_is_better else math.ceil)(value * 10_000) / 10_000
         metrics[name] = {"value": value, "tolerance": DEFAULT_TOLERANCES.get(name, tolerance),
                          "higher_is_better": info.higher_is_better}
     return {"questions": result.questions, "questions_sha256": result.questions_sha256,
             "created_at": result.created_at, "note": note, "metrics": metrics}
 
 
-def write_baseline(result: EvalResult, path: str | Path, tolerance: float = 0.05, note: str | None = None) -> Path:
+def write_baseline(result: EvalResult, path: str | Path, tolerance: float = 0.05,
+                   note: str | None = BASELINE_NOTE) -> Path:
     path = Path(path)
     path.write_text(json.dumps(make_baseline(result, tolerance, note), indent=2) + "\n", encoding="utf-8")
     return path

@@ -316,3 +316,18 @@ def test_rag_cli_mounts_eval_arguments():
     args = build_parser().parse_args(["eval", "--top-k", "3", "--fail-under", "hit@1=0.5", "pass_rate=0.2",
                                       "--no-progress"])
     assert args.top_k == 3 and args.fail_under == ["hit@1=0.5", "pass_rate=0.2"] and args.out == Path("eval/out")
+
+
+@pytest.mark.slow
+def test_seed_suite_meets_committed_baseline(tmp_path, embedder):
+    """The CI gate: the seed suite must not fall below eval/baseline.json (about a minute on 2 cores)."""
+    from eval import harness
+    from eval.compare import load_baseline
+    from rag import Settings
+
+    root = Path(__file__).resolve().parents[1]
+    result = harness.run(root / "eval" / "questions.yaml", settings=Settings(data_dir=tmp_path / "data"),
+                         embed_model=embedder)
+    failures = check_baseline(result, load_baseline(root / "eval" / "baseline.json"))
+    assert result.metrics["citation_exactness"] == 1.0
+    assert not failures, "quality fell below eval/baseline.json:\n  " + "\n  ".join(failures)
