@@ -6,16 +6,14 @@ Screenshots go to test-artifacts/ (git-ignored) for a human look.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from rag import Assistant
 
-from .ui_helpers import CHROMIUM_ARGS, launched
+from .ui_helpers import chromium_browser, launched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,26 +22,10 @@ WAIT_MS = 30_000
 SEED_Q = "Which villages did Azerbaijan attack on December 12?"
 
 
-def _need(what: str) -> None:
-    message = f"browser test needs {what}"
-    if os.environ.get("CI"):
-        pytest.fail(message + " (CI must run it: install Debian's chromium and the playwright package)")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need("the playwright package")
-    chromium = shutil.which("chromium")
-    if not chromium:
-        _need("Debian's chromium on PATH")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    with chromium_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

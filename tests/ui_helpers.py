@@ -1,15 +1,17 @@
-"""Helpers for the web-app tests: a free loopback port, a launched app that closes itself, chromium flags."""
+"""Helpers for the web-app tests: a free loopback port, a launched app that closes itself, chromium."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402  (after the environment above)
+import pytest  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -41,3 +43,29 @@ def launched(app: gr.Blocks) -> Iterator[str]:
         yield app.local_url
     finally:
         app.close()
+
+
+def need(what: str) -> None:
+    """Skip a browser test that cannot run here; fail it in CI (env CI set), where it must run."""
+    message = f"browser test needs {what}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must run it: install Debian's chromium and the playwright package)")
+    pytest.skip(message)
+
+
+@contextlib.contextmanager
+def chromium_browser():
+    """Debian's chromium driven by Playwright (headless); skipped, or failed in CI, when either is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need("the playwright package")
+    chromium = shutil.which("chromium")
+    if not chromium:
+        need("Debian's chromium on PATH")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -3,10 +3,10 @@
 Chat tab: streamed answers whose [n] markers link to numbered source cards (the quote highlighted
 in its passage), retrieval details on demand, follow-ups that use the conversation, per-session
 settings (top-k, answer mode). Documents tab: upload (several files, drag and drop) with progress,
-the document list, delete. API (for `gradio_client`): "ask", "ingest", "documents", "delete"; the
-UI's own events are private. Uses only `rag`'s public API. Left out: per-user indexes and
-accounts (auth is one shared login list; everyone sees the same documents).
-"""
+the document list, delete. Evaluation tab (ui/evaluation.py): run the question suite or load the
+last run; metrics and the HTML report. API (for `gradio_client`): "ask", "ingest", "documents",
+"delete"; the UI's own events are private. Uses only `rag`'s and `eval`'s public APIs. Left out:
+per-user indexes and accounts (auth is one shared login list; everyone sees the same documents)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import gradio as gr
 
 from rag import Answer, Assistant, ConfigError, RagError
 from ui import render
+from ui.evaluation import evaluation_tab
 from ui.theme import CSS, HEAD, theme
 from ui.uploads import file_for_source, ingest_uploads
 
@@ -205,6 +206,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                                     scale=4)
                             delete = gr.Button("Delete", variant="stop", elem_id="delete-btn", scale=1, min_width=100)
                         delete_report = gr.HTML(elem_id="delete-report")
+            evaluation_tab(assistant)  # ui/evaluation.py: run the question suite, metrics, report
 
         # API-only endpoints (hidden components carry the file upload through gradio_client)
         api_files = gr.File(file_count="multiple", visible=False)

@@ -79,6 +79,8 @@ CSS = """
 .prose .doc-table th, .prose .doc-table td { border-left: none !important; border-right: none !important;
   border-top: none !important; }
 .doc-table tr:last-child td { border-bottom: none; }
+.eval-metrics caption { caption-side: top; text-align: left; padding: 8px 10px; font-size: .85rem; }
+.eval-metrics td.group { color: var(--body-text-color-subdued); white-space: nowrap; }
 .doc-table .num { text-align: right; white-space: nowrap; }
 .doc-table .doc-title { font-weight: 500; overflow-wrap: anywhere; min-width: 12em; }
 .doc-table .doc-file { min-width: 11em; }

@@ -1,0 +1,146 @@
+"""The Evaluation tab and the harness's HTML report in a real browser (Debian's chromium via Playwright).
+
+A 3-case suite over a two-file folder keeps the run to seconds. Skipped locally when chromium or
+Playwright is missing; a failure in CI (env CI set). Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rag import Assistant, Settings
+
+from .ui_helpers import chromium_browser, launched
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+WAIT_MS = 30_000
+RUN_MS = 180_000  # ingest + warm-up + 3 questions; seconds here, but a loaded CI box is slow
+CORPUS = {
+    "lighthouse.txt": "The Old Lighthouse\n\nThe lighthouse on Gull Point was built in 1887 by the harbour board. "
+                      "Its lamp was first lit by keeper Ada Merrow. The tower is 31 metres tall and painted red.\n",
+    "bakery.md": "# Village Bakery\n\nThe bakery opens at six in the morning. Its best seller is a rye loaf "
+                 "baked with caraway seeds. On Sundays the bakery is closed.\n",
+}
+QUESTIONS = """
+version: 1
+docs: corpus
+cases:
+  - id: built-year
+    type: fact
+    question: "When was the lighthouse on Gull Point built?"
+    history: []
+    answerable: true
+    source: lighthouse.txt
+    expected: [["1887"]]
+    evidence: ["built in 1887"]
+  - id: best-seller
+    type: fact
+    question: "What is the bakery's best seller?"
+    history: []
+    answerable: true
+    source: bakery.md
+    expected: [["rye loaf"]]
+    evidence: ["Its best seller is a rye loaf"]
+  - id: mayor
+    type: unanswerable
+    question: "Who is the mayor of the village?"
+    history: []
+    answerable: false
+"""
+CHARTS_LOADED = """() => document.images.length >= 2 && [...document.images].every(
+    i => i.complete && i.naturalWidth > 0 && i.src.startsWith('data:image/png;base64,'))"""
+
+
+def small_suite(tmp_path: Path) -> tuple[Path, Path]:
+    docs = tmp_path / "corpus"
+    docs.mkdir()
+    for name, text in CORPUS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    questions = tmp_path / "suite.yaml"
+    questions.write_text(QUESTIONS, encoding="utf-8")
+    return questions, docs
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium_browser() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield page
+    context.close()
+
+
+def test_evaluation_tab_runs_suite_and_shows_metrics_and_charts(page, tmp_path, embedder):
+    from playwright.sync_api import expect
+
+    from ui.app import build_app
+    from ui.evaluation import out_dir
+
+    questions, docs = small_suite(tmp_path)
+    assistant = Assistant(data_dir=tmp_path / "data", embed_model=embedder)
+    with launched(build_app(assistant)) as url:
+        page.goto(url)
+        page.get_by_role("tab", name="Evaluation").click()
+        page.locator("#eval-load").click()  # nothing saved yet
+        expect(page.locator("#eval-status")).to_contain_text("No saved evaluation yet")
+
+        page.locator("#eval-suite").get_by_text("Suite").click()
+        expect(page.locator("#eval-questions textarea")).to_have_value("eval/questions.yaml")
+        page.locator("#eval-questions textarea").fill(str(questions))
+        page.locator("#eval-docs textarea").fill(str(docs))
+        page.locator("#eval-run").click()
+
+        summary = page.locator("#eval-summary table")
+        expect(summary).to_contain_text("cases passed", timeout=RUN_MS)
+        expect(summary).to_contain_text("suite.yaml")
+        for label in ("Retrieval hit@1", "Citation exactness", "Abstention recall"):
+            expect(summary.locator("tr", has_text=label)).to_contain_text(re.compile(r"\d\.\d{3}"))
+        exact = summary.locator("tr", has_text="Citation exactness").locator("td.num")
+        expect(exact).to_have_text("1.000")
+        box, wrap = exact.bounding_box(), page.locator("#eval-summary .doc-table-wrap").bounding_box()
+        assert box["x"] + box["width"] <= wrap["x"] + wrap["width"] + 1, "the value column is cut off"
+        expect(page.locator("#eval-status")).to_contain_text("saved")
+
+        frame = page.locator("#eval-report iframe").element_handle().content_frame()
+        frame.wait_for_function(CHARTS_LOADED)
+        assert frame.evaluate("() => document.querySelector('main').getBoundingClientRect().width") > 600
+        assert "When was the lighthouse on Gull Point built?" in frame.content()
+        page.screenshot(path=str(ARTIFACTS / "eval-tab.png"), full_page=True)
+
+        saved = sorted(p.name for p in out_dir(assistant).glob("*.json"))
+        assert len(saved) == 2 and saved[1] == "suite-latest.json", saved  # as `rag eval` writes them
+
+        page.reload()  # a new session: "Load last result" brings the saved run back
+        page.get_by_role("tab", name="Evaluation").click()
+        page.locator("#eval-load").click()
+        expect(page.locator("#eval-status")).to_contain_text("Loaded")
+        expect(page.locator("#eval-summary table")).to_contain_text("Citation exactness")
+        page.locator("#eval-report iframe").element_handle().content_frame().wait_for_function(CHARTS_LOADED)
+
+
+def test_harness_html_report_shows_charts_in_browser(page, tmp_path, embedder):
+    from eval import harness
+    from eval.report import write_outputs
+
+    questions, docs = small_suite(tmp_path)
+    result = harness.run(questions, docs, Settings(data_dir=tmp_path / "data"), embed_model=embedder)
+    _, html_path = write_outputs(result, tmp_path / "out")  # what `rag eval` writes
+
+    page.goto(html_path.resolve().as_uri())
+    page.wait_for_function(CHARTS_LOADED)
+    widths = page.locator("img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert len(widths) >= 2 and all(w > 0 for w in widths), widths
+    assert page.locator("img").first.is_visible()
+    page.screenshot(path=str(ARTIFACTS / "eval-report.png"), full_page=True)

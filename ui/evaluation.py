@@ -1,0 +1,136 @@
+"""The Evaluation tab: run the fixed question suite (or load the last run) and show its metrics and report.
+
+`evaluation_tab(assistant)` builds the tab inside an open `gr.Tabs()` and wires its (private) events.
+A run goes through `eval.harness.run` with the app's settings and its already-loaded embedding model,
+on the harness's own eval index (``<data_dir>/eval/…``; the chat's index is never touched), and is
+saved like `rag eval` does (JSON + self-contained HTML) under ``<data_dir>/eval-out``. "Load last
+result" shows the newest JSON there. The report is the harness's HTML in a sandboxed iframe (srcdoc).
+Left out: choosing a baseline file and gates (that is `rag eval --baseline`); one run at a time.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import gradio as gr
+
+from eval import harness
+from eval.harness import DEFAULT_QUESTIONS, display_path
+from eval.metrics import METRICS
+from eval.report import GROUP_TITLES, load_result, render_html, summary, write_outputs
+from rag import Assistant, RagError
+
+PRIVATE = "private"  # as in ui/app.py: the frontend calls these events, the API does not list them
+OUT_DIRNAME = "eval-out"
+REPORT_HEIGHT = 820
+
+
+def out_dir(assistant: Assistant) -> Path:
+    """Where the tab writes its runs and looks for the last one."""
+    return assistant.settings.data_dir / OUT_DIRNAME
+
+
+def newest_result_file(folder: Path) -> Path | None:
+    """The most recently written result JSON in `folder` (None when there is none)."""
+    files = [p for p in folder.glob("*.json") if p.is_file()] if folder.is_dir() else []
+    # "<stem>-latest.json" is a copy of the newest timestamped file: prefer the timestamped name on a tie
+    return max(files, key=lambda p: (p.stat().st_mtime, not p.stem.endswith("-latest")), default=None)
+
+
+def _fmt(name: str, value: float) -> str:
+    info = METRICS.get(name)
+    return f"{value:.0f}" if info is not None and info.unit == "ms" else f"{value:.3f}"
+
+
+def summary_table(result) -> str:
+    """The run's measured metrics as an HTML table (group, metric, value), in the harness's metric order."""
+    values = summary(result)
+    names = [n for n in METRICS if n in values] + sorted(n for n in values if n not in METRICS)
+    rows, last = [], None
+    for name in names:
+        info = METRICS.get(name)
+        group = GROUP_TITLES.get(info.group, info.group) if info else ""
+        label = info.label if info else name
+        rows.append(f"<tr><td class=group>{html.escape(group) if group != last else ''}</td>"
+                    f"<td title='{html.escape(name, quote=True)}'>{html.escape(label)}</td>"
+                    f"<td class=num>{_fmt(name, values[name])}</td></tr>")
+        last = group
+    c = result.counts
+    caption = (f"<b>{html.escape(Path(result.questions).name)}</b>: {c.get('passed', 0)}/{c.get('cases', 0)} cases "
+               f"passed over {html.escape(Path(result.docs).name)}/ (top_k {result.top_k}, {result.duration_s:.0f} s, {html.escape(result.created_at)})")
+    return (f"<div class=doc-table-wrap><table class='doc-table eval-metrics'><caption>{caption}</caption><thead><tr><th>Group</th><th>Metric</th>"
+            f"<th>Value</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def report_frame(report_html: str) -> str:
+    """The self-contained report in an iframe: srcdoc attribute-escaped, sandboxed (no scripts, no same origin)."""
+    return (f'<iframe class="eval-report" title="Evaluation report" sandbox="" '
+            f'style="width:100%;height:{REPORT_HEIGHT}px;border:1px solid #d9dee3;border-radius:8px;background:#fff" '
+            f'srcdoc="{html.escape(report_html, quote=True)}"></iframe>')
+
+
+def show(result, source: str, baseline=None) -> tuple[str, str, str]:
+    status = f'<span class="ok">{html.escape(source)}</span>'
+    return status, summary_table(result), report_frame(render_html(result, baseline))
+
+
+def evaluation_tab(assistant: Assistant) -> None:
+    """The "Evaluation" tab and its events; call inside `with gr.Tabs():` of the app's Blocks."""
+    folder = out_dir(assistant)
+    with gr.Tab("Evaluation", id="evaluation"):
+        gr.Markdown("### Evaluate answer quality\nRuns a fixed question suite through the assistant on a separate "
+                    "evaluation index (your documents are not touched) and reports retrieval, answer, citation, "
+                    f"abstention and latency metrics. The seed suite takes a minute or two. Runs are saved under "
+                    f"`{folder}`.", elem_classes=["hint"])
+        with gr.Accordion("Suite", open=False, elem_id="eval-suite"):
+            questions = gr.Textbox(display_path(DEFAULT_QUESTIONS), label="Questions file (YAML)",
+                                   elem_id="eval-questions", info="Path on the server, e.g. eval/questions.yaml")
+            docs = gr.Textbox("", label="Documents folder", elem_id="eval-docs",
+                              placeholder="default: the docs folder named in the questions file")
+        with gr.Row():
+            run = gr.Button("Run evaluation", variant="primary", elem_id="eval-run", scale=0, min_width=200)
+            load = gr.Button("Load last result", variant="secondary", elem_id="eval-load", scale=0, min_width=200)
+        status = gr.HTML(elem_id="eval-status")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=380):
+                table = gr.HTML(elem_id="eval-summary")
+            with gr.Column(scale=5, min_width=340):
+                report = gr.HTML(elem_id="eval-report")
+
+    def resolve(path: str) -> Path:
+        p = Path(path.strip()).expanduser()
+        return p if p.is_absolute() or p.exists() else DEFAULT_QUESTIONS.parent.parent / p
+
+    def on_run(questions_path: str, docs_path: str, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+        qfile = resolve(questions_path or str(DEFAULT_QUESTIONS))
+        if not qfile.is_file():
+            raise gr.Error(f"No questions file at {qfile}.")
+        progress(0.0, desc="Preparing the evaluation index")
+        previous = newest_result_file(folder)
+        try:
+            result = harness.run(qfile, resolve(docs_path) if docs_path and docs_path.strip() else None,
+                                 assistant.settings, embed_model=assistant.embedder,  # the model already loaded
+                                 progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
+            json_path, _ = write_outputs(result, folder)
+            old = load_result(previous) if previous else None
+        except RagError as e:
+            raise gr.Error(str(e)) from e
+        baseline = old if old is not None and old.questions == result.questions else None
+        note = f" (compared with the run of {baseline.created_at})" if baseline else ""
+        return show(result, f"Finished in {result.duration_s:.0f} s; saved {json_path}{note}.", baseline)
+
+    def on_load():
+        path = newest_result_file(folder)
+        if path is None:
+            return '<span class="bad">No saved evaluation yet: run one first.</span>', "", ""
+        try:
+            return show(load_result(path), f"Loaded {path}.")
+        except RagError as e:
+            raise gr.Error(str(e)) from e
+
+    outputs = [status, table, report]
+    run.click(on_run, [questions, docs], outputs, api_visibility=PRIVATE, concurrency_limit=1,
+              concurrency_id="evaluation", show_progress_on=[status])
+    load.click(on_load, None, outputs, api_visibility=PRIVATE)
+
