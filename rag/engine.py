@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from rag import answer as extractive
 from rag.chunking import CHUNKER_VERSION
 from rag.embeddings import OnnxMiniLM
@@ -22,6 +24,8 @@ from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from rag.store import Store
 from rag.types import Answer, DocumentInfo, IngestReport
+
+_VEC_CACHE_SIZE = 50_000
 
 
 def seeds_path() -> Path:
@@ -51,6 +55,8 @@ class Assistant:
         self._store: Store | None = None
         self._retriever: HybridRetriever | None = None
         self._init_lock = threading.RLock()
+        self._cache_lock = threading.Lock()
+        self._vec_cache: dict[str, np.ndarray] = {}
 
     # -- collaborators, created on first use ---------------------------------------------------
     @property
@@ -204,29 +210,47 @@ class Assistant:
                 notice = f"LLM unavailable ({e}); showing the extractive answer instead."
                 yield "\n\n"
         t = time.perf_counter()
-        text, citations, abstained = self._extract(question, query, hits, qvec)
+        text, citations, abstained, support = self._extract(question, query, hits, qvec)
         timings["answer_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         yield from _pieces(text)
         yield Answer(question=question, text=text, citations=citations, abstained=abstained,
                      timings_ms={k: round(v, 2) for k, v in timings.items()}, mode="extractive", notice=notice,
+                     support=round(support, 4),
                      retrieved=[h.as_dict() for h in hits])
 
     def _extract(self, question: str, query: str, hits, qvec):
+        """(text, citations, abstained, support) from the retrieved chunks' sentences."""
         sents = extractive.candidates(hits, self.store.document_text)
         if not sents:
             text, cites = extractive.abstain([])
-            return text, cites, True
-        svecs = self.embedder.embed([s.text for s in sents])
-        q2 = self.embedder.embed([question])[0] if query != question else qvec
-        idf = self.retriever.bm25().idf
-        extractive.score(question, query, sents, (qvec + q2) / 2 if query != question else qvec, svecs, idf)
+            return text, cites, True, 0.0
+        svecs = self._embed_cached([s.text for s in sents])
+        if query != question:  # a follow-up: lean on this turn's words, keep some of the condensed query
+            qvec = 0.7 * self.embedder.embed([question])[0] + 0.3 * qvec
+            qvec /= max(float(np.linalg.norm(qvec)), 1e-12)
+        extractive.score(question, query, sents, qvec, svecs, self.retriever.bm25().idf)
+        support = extractive.support(sents, max((h.vector_score or 0.0) for h in hits))
         chosen = extractive.select(sents, self.settings.max_sentences)
-        if chosen[0].score < self.settings.abstain_threshold:
+        if support < self.settings.abstain_threshold:
             text, cites = extractive.abstain(chosen[:2])
-            return text, cites, True
-        text, cites = extractive.compose(question, extractive.with_context(chosen))
-        return text, cites, False
+            return text, cites, True, support
+        text, cites = extractive.compose(question, extractive.with_context(chosen, sents))
+        return text, cites, False, support
+
+    def _embed_cached(self, texts: list[str]):
+        """Sentence vectors, cached across questions (the same chunks come back often)."""
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vec_cache))
+        if missing:
+            vecs = self.embedder.embed(missing)
+            with self._cache_lock:
+                for t, v in zip(missing, vecs):
+                    self._vec_cache[t] = v
+                while len(self._vec_cache) > _VEC_CACHE_SIZE:
+                    self._vec_cache.pop(next(iter(self._vec_cache)))
+        with self._cache_lock:
+            return np.stack([self._vec_cache[t] for t in texts])
 
     # -- llama-index ---------------------------------------------------------------------------
     def as_retriever(self):

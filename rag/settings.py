@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     answer_mode: Literal["auto", "extractive", "llm"] = Field(
         "auto", description="auto = llm when llm_base_url is set, else extractive.")
     max_sentences: int = Field(3, ge=1, le=10, description="Most answer sentences the extractive answerer keeps.")
-    abstain_threshold: float = Field(0.40, ge=0.0, le=1.0,
-                                     description="Below this support score the answer abstains (see README: calibration).")
+    abstain_threshold: float = Field(0.35, ge=0.0, le=1.0,
+                                     description="Below this answerability score (0-1) the answer abstains (see README: Abstention).")
 
     # embeddings
     embed_batch_size: int = Field(32, ge=1, le=512, description="Texts per ONNX call.")

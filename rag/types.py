@@ -29,6 +29,7 @@ class Answer(BaseModel):
     abstained: bool = Field(description="True when the documents do not answer")
     timings_ms: dict[str, float] = Field(default_factory=dict)
     mode: str = "extractive"
+    support: float | None = Field(None, description="Answerability in [0, 1]; below abstain_threshold it abstains")
     notice: str | None = Field(None, description="One-line notice, e.g. the LLM fell back to extractive")
     retrieved: list[dict] = Field(default_factory=list, description="Retrieved chunks: id, source, score, ranks")
 
