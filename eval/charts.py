@@ -137,7 +137,7 @@ def support_chart(result: EvalResult) -> str | None:
         ax.axvline(threshold, color="black", ls="--", lw=1)
         ax.text(threshold, ax.get_ylim()[1] * 1.02, f"abstain below {threshold:g}", fontsize=8, ha="center",
                 va="bottom")
-    ax.set_xlabel("best cited sentence score (support)", fontsize=9)
+    ax.set_xlabel("answerability (Answer.support)", fontsize=9)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
     ax.set_title("Abstention calibration: support score by case kind", fontsize=10, loc="left", pad=14)
     _style(ax)

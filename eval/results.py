@@ -55,7 +55,7 @@ class CaseResult(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     evidence_rank: int | None = Field(None, description="Rank of the first retrieved chunk holding evidence")
     missing_facts: list[list[str]] = Field(default_factory=list)
-    top_score: float | None = Field(None, description="Best citation score (the answerer's support)")
+    top_score: float | None = Field(None, description="The answerer's answerability (Answer.support; else best citation score)")
     metrics: dict[str, float | None] = Field(default_factory=dict)
     passed: bool = False
     failures: list[str] = Field(default_factory=list)
@@ -116,7 +116,8 @@ def score_case(case: EvalCase, answer: Answer, gold_source: str | None,
                      answerable=case.answerable, source=gold_source, expected=case.expected, evidence=case.evidence,
                      evidence_spans=spans, answer=answer.text, abstained=answer.abstained, mode=answer.mode,
                      notice=answer.notice, citations=cites, retrieved=answer.retrieved,
-                     timings_ms=answer.timings_ms, top_score=max((c.score for c in cites), default=None))
+                     timings_ms=answer.timings_ms, top_score=answer.support if answer.support is not None
+                     else max((c.score for c in cites), default=None))
     vals: dict[str, float | None] = {}
     failures, notes = row.failures, row.notes
     inexact = [c for c in cites if not c.exact]
