@@ -168,7 +168,7 @@ def with_context(chosen: list[Sentence], pool: list[Sentence] | None = None) -> 
     """(sentence, is_context) in reading order.
 
     A dangling sentence ("These attacks …") brings the one before it; a kept sentence followed by a dangling
-    one that scores at least 60% of it ("However, this attack was repelled.") brings that one too.
+    one that scores at least 45% of it ("However, this attack was repelled.") brings that one too.
     """
     out: dict[tuple[str, int], tuple[Sentence, bool]] = {}
     scores = {(p.source, p.start): p.score for p in pool or []}
@@ -180,7 +180,7 @@ def with_context(chosen: list[Sentence], pool: list[Sentence] | None = None) -> 
             ctx = Sentence(s.source, s.title, a, b, text, s.chunk_id, s.chunk_rank, None, score=s.score)
             out[(s.source, a)] = (ctx, True)
         if s.next and _DANGLING.match(s.next[2]) and (s.source, s.next[0]) not in out \
-                and scores.get((s.source, s.next[0]), 0.0) >= 0.6 * s.score:
+                and scores.get((s.source, s.next[0]), 0.0) >= 0.45 * s.score:
             a, b, text = s.next
             ctx = Sentence(s.source, s.title, a, b, text, s.chunk_id, s.chunk_rank, None, score=s.score)
             out[(s.source, a)] = (ctx, True)

@@ -319,15 +319,17 @@ def test_rag_cli_mounts_eval_arguments():
 
 
 @pytest.mark.slow
-def test_seed_suite_meets_committed_baseline(tmp_path, embedder):
-    """The CI gate: the seed suite must not fall below eval/baseline.json (about a minute on 2 cores)."""
+@pytest.mark.parametrize("questions,baseline", [("questions.yaml", "baseline.json"),
+                                                ("questions_pydocs.yaml", "baseline_pydocs.json")])
+def test_suite_meets_committed_baseline(tmp_path, embedder, questions, baseline):
+    """The CI gate: each suite must not fall below its committed baseline (1-3 minutes each on 2 cores)."""
     from eval import harness
     from eval.compare import load_baseline
     from rag import Settings
 
     root = Path(__file__).resolve().parents[1]
-    result = harness.run(root / "eval" / "questions.yaml", settings=Settings(data_dir=tmp_path / "data"),
+    result = harness.run(root / "eval" / questions, settings=Settings(data_dir=tmp_path / "data"),
                          embed_model=embedder)
-    failures = check_baseline(result, load_baseline(root / "eval" / "baseline.json"))
+    failures = check_baseline(result, load_baseline(root / "eval" / baseline))
     assert result.metrics["citation_exactness"] == 1.0
-    assert not failures, "quality fell below eval/baseline.json:\n  " + "\n  ".join(failures)
+    assert not failures, f"quality fell below eval/{baseline}:\n  " + "\n  ".join(failures)
