@@ -25,7 +25,8 @@ from rag.store import decode_spans
 from rag.types import Citation
 
 W_EMBED, W_LEXICAL, W_RANK, W_TYPE = 0.50, 0.40, 0.10, 0.06
-W_FRAGMENT = 0.06  # headings, signatures and other lines that are not sentences rank a little lower
+W_FRAGMENT = 0.06  # headings and other lines that are not sentences rank a little lower
+W_CODE = 0.15  # code: signatures, prompts, fences; they share the question's words without answering it
 # Answerability: logistic model over (best sentence cosine, best term coverage, top chunk cosine), fitted on the
 # answerable vs unanswerable cases of both eval suites (eval/questions.yaml, eval/questions_pydocs.yaml, 146 cases,
 # class-balanced); see README "Abstention". `abstain_threshold` applies to its output, a probability.
@@ -41,6 +42,7 @@ _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|
 _NAME = re.compile(r"(?<=\S )[A-Z][a-z]+")
 _FOLLOW_UP = re.compile(r"\b(?:he|she|it|they|them|him|his|her|hers|its|their|theirs|this|that|these|those|there|then)\b|"
                         r"^\s*(?:and|but|also|so|what about|how about)\b", re.I)
+_CODE = re.compile(r"^\s*(?:>>>|\.\.\.|```|#|[\w.]+\(.*\)\s*(?:->.*)?(?:```)?\s*$)")
 _SENTENCE_END = re.compile(r"[.!?…\"”’)]\s*$")
 _ABOUT_DOC = re.compile(r"\b(?:title|headline|called|named)\b", re.I)
 
@@ -128,10 +130,19 @@ def score(question: str, query: str, sents: list[Sentence], qvec: np.ndarray, sv
         s.lexical = sum(w for t, w in weights.items() if t in s_terms) / total
         rank_prior = 1.0 / s.chunk_rank
         s.score = W_EMBED * s.embed + W_LEXICAL * s.lexical + W_RANK * rank_prior + answer_type_bonus(question, s.text)
-        if not _SENTENCE_END.search(s.text) or len(s.text.split()) < 4:
+        if _looks_like_code(s.text):
+            s.score -= W_CODE
+        elif not _SENTENCE_END.search(s.text) or len(s.text.split()) < 4:
             s.score -= W_FRAGMENT
         if s.is_title:
             s.score = s.score + 0.25 if about_doc else s.score - 0.15
+
+
+def _looks_like_code(text: str) -> bool:
+    if _CODE.match(text):
+        return True
+    symbols = sum(1 for ch in text if not (ch.isalnum() or ch.isspace() or ch in ".,;:'\"!?-()’“”"))
+    return symbols > 0.12 * max(1, len(text))
 
 
 def support(sents: list[Sentence], top_chunk_similarity: float) -> float:
