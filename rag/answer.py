@@ -109,7 +109,9 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
             titled.add(source)
             text = document_text(source) or ""
             pos = text.find(m["title"])
-            if pos >= 0 and (source, pos) not in seen:
+            if pos >= 0 and (source, pos) in seen and seen[(source, pos)].end == pos + len(m["title"]):
+                seen[(source, pos)].is_title = True  # the title line is already a candidate sentence
+            elif pos >= 0 and (source, pos) not in seen:
                 seen[(source, pos)] = Sentence(source, m["title"], pos, pos + len(m["title"]), m["title"], hit.id,
                                                hit.rank, None, is_title=True)
     return list(seen.values())

@@ -76,7 +76,8 @@ class HybridRetriever:
         import bm25s
 
         ids, texts, metas = self.store.all_chunks()
-        corpus = [terms(f"{m.get('title', '')} {t}" if m.get("chunk_index") == 0 else t) for t, m in zip(texts, metas)]
+        # every chunk is indexed with its document's title, so "lzma" finds the lzma page's chunks, not bz2's
+        corpus = [terms(f"{m.get('title', '')} {t}") for t, m in zip(texts, metas)]
         df: dict[str, int] = {}
         for toks in corpus:
             for tok in set(toks):

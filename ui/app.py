@@ -155,7 +155,6 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         head, table, choices, examples, n_docs = corpus()
         header = gr.HTML(head, elem_id="header")
         turns = gr.State([])
-        prefs = gr.State({"top_k": settings.top_k, "mode": default_mode})
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 with gr.Row(elem_id="chat-row", equal_height=False):
@@ -214,7 +213,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         api_trigger = gr.Button(visible=False)
 
         # -- chat -------------------------------------------------------------------------------
-        def respond(message: str, past: list[Answer], chosen: dict):
+        def respond(message: str, past: list[Answer], k: float, chosen_mode: str):
+            """Settings come in with the event (per session, and never behind a pending change event)."""
             q = (message or "").strip()
             if not q:
                 raise gr.Error("Type a question first.")
@@ -224,7 +224,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             yield msgs, "", render.pending_panel(q), gr.skip(), gr.skip()
             text, answer = "", None
             try:
-                for item in assistant.stream(q, engine_history(past), top_k=chosen["top_k"], mode=chosen["mode"]):
+                for item in assistant.stream(q, engine_history(past), top_k=int(k), mode=chosen_mode):
                     if isinstance(item, Answer):
                         answer = item
                     else:
@@ -239,7 +239,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                    past + [answer])
 
         chat_out = [chatbot, question, sources, retrieval, turns]
-        chat_in = [question, turns, prefs]
+        chat_in = [question, turns, top_k, mode]
         gr.on([question.submit, ask.click], respond, chat_in, chat_out, api_visibility=PRIVATE)
         def pick_example(evt: gr.SelectData) -> str:
             return evt.value["text"]
@@ -262,10 +262,6 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         gr.on([new_chat.click, chatbot.clear], reset, None, [chatbot, turns, question, sources, retrieval],
               api_visibility=PRIVATE, queue=False)
-        top_k.change(lambda k, p: {**p, "top_k": int(k)}, [top_k, prefs], prefs, api_visibility=PRIVATE,
-                     queue=False, show_progress="hidden")
-        mode.change(lambda m, p: {**p, "mode": m}, [mode, prefs], prefs, api_visibility=PRIVATE, queue=False,
-                    show_progress="hidden")
 
         # -- documents --------------------------------------------------------------------------
         corpus_out = [header, docs_table, to_delete, chatbot]
