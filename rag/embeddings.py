@@ -75,7 +75,7 @@ class OnnxMiniLM(BaseEmbedding):
     _cache_dir: Path | None = PrivateAttr(default=None)
     _threads: int = PrivateAttr(default=0)
 
-    def __init__(self, cache_dir: str | Path | None = None, threads: int = 0, embed_batch_size: int = 32, **kwargs):
+    def __init__(self, cache_dir: str | Path | None = None, threads: int = 0, embed_batch_size: int = 8, **kwargs):
         super().__init__(model_name=MODEL_ID, embed_batch_size=embed_batch_size, **kwargs)
         self._cache_dir = Path(cache_dir) if cache_dir else None
         self._threads = threads

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
                                      description="Below this answerability score (0-1) the answer abstains (see README: Abstention).")
 
     # embeddings
-    embed_batch_size: int = Field(32, ge=1, le=512, description="Texts per ONNX call.")
+    embed_batch_size: int = Field(8, ge=1, le=512, description="Texts per ONNX call (8 measured fastest on 2 cores; bench/RESULTS.md).")
     embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores.")
 
     # LLM (OpenAI-compatible endpoint)
