@@ -22,6 +22,11 @@ _TITLE_MAX = 200
 
 _HTML_DROP = ["script", "style", "noscript", "template", "svg", "iframe", "form", "button", "nav", "aside",
               "header", "footer", "select", "canvas", "object"]
+_HTML_DROP_ROLES = {"navigation", "search", "banner", "contentinfo", "complementary", "menu", "menubar", "dialog"}
+_HTML_DROP_CLASSES = {"sidebar", "sphinxsidebar", "navbar", "nav", "navigation", "breadcrumb", "breadcrumbs",
+                      "headerlink", "related", "toc", "skip-link", "skiplink", "cookie-banner", "edit-this-page",
+                      "footer", "site-footer", "site-header", "md-sidebar", "md-header", "md-footer", "wy-nav-side",
+                      "rst-versions", "visually-hidden", "sr-only"}
 _HTML_BLOCKS = {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
                 "dl", "dt", "dd", "table", "tr", "blockquote", "pre", "figure", "figcaption", "hr", "address",
                 "details", "summary", "caption", "body", "td", "th"}
@@ -59,6 +64,15 @@ def load_markdown(data: bytes, name: str) -> tuple[str, str]:
     return text, (heading.group(1).strip()[:_TITLE_MAX] if heading else _first_line_title(text))
 
 
+def _is_boilerplate(tag) -> bool:
+    """Navigation, search, banners, permalinks and the like, as documentation generators mark them."""
+    if tag.attrs is None:
+        return False
+    if tag.get("role") in _HTML_DROP_ROLES or tag.get("aria-hidden") == "true" or tag.has_attr("hidden"):
+        return True
+    return any(c.lower() in _HTML_DROP_CLASSES for c in tag.get("class") or ())
+
+
 def load_html(data: bytes, name: str) -> tuple[str, str]:
     from bs4 import BeautifulSoup, NavigableString
 
@@ -68,7 +82,9 @@ def load_html(data: bytes, name: str) -> tuple[str, str]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(_HTML_DROP):
         tag.decompose()
-    root = soup.find("main") or soup.find("article") or soup.body or soup
+    for tag in soup.find_all(_is_boilerplate):
+        tag.decompose()
+    root = (soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article") or soup.body or soup)
     if not title:
         h1 = root.find("h1")
         title = h1.get_text(" ", strip=True) if h1 else ""

@@ -80,3 +80,16 @@ def test_bad_files_raise_with_the_file_named(tmp_path, name, data, reason):
     with pytest.raises(IngestError) as e:
         load_file(_write(tmp_path, name, data), name)
     assert name in str(e.value) and reason in str(e.value)
+
+
+def test_html_documentation_boilerplate_is_dropped(tmp_path):
+    html = """<html><head><title>json — JSON encoder and decoder</title></head><body>
+    <div class="related" role="navigation"><a href="#">previous</a> | <a href="#">next</a></div>
+    <div class="sphinxsidebar"><h3>Table of Contents</h3><input type="text" name="q"></div>
+    <div class="body" role="main"><h1>json<a class="headerlink" href="#json">¶</a></h1>
+    <p>Serialize <code>obj</code> to a JSON formatted <code>str</code>.</p>
+    <span class="sr-only">Skip to content</span></div>
+    <div class="footer">© Copyright 2001 Python Software Foundation.</div></body></html>"""
+    doc = load_file(_write(tmp_path, "json.html", html), "json.html")
+    assert doc.text == "json\n\nSerialize obj to a JSON formatted str."
+    assert doc.title == "json — JSON encoder and decoder"
