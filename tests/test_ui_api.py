@@ -222,8 +222,19 @@ def test_serve_with_login(served):
         client = Client(app.local_url, auth=("ann", "s3cret"), verbose=False)
         assert "Khtsaberd" in ask(client, "Which villages did Azerbaijan attack on December 12?")["text"]
         client.close()
+        # a shared app does not let its users point the evaluation at files on the server
+        assert _component(app, "eval-questions").interactive is False
     finally:
         app.close()
+
+
+def _component(app, elem_id: str):
+    return next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == elem_id)
+
+
+def test_local_app_lets_the_owner_choose_the_eval_suite(served):
+    assistant, _ = served
+    assert _component(build_app(assistant), "eval-questions").interactive is not False
 
 
 def test_empty_index_is_handled(tmp_path, embedder):

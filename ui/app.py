@@ -134,7 +134,8 @@ def upload_report_html(report) -> str:
 
 
 # -- the app ---------------------------------------------------------------------------------------
-def build_app(assistant: Assistant) -> gr.Blocks:
+def build_app(assistant: Assistant, *, server_paths: bool = True) -> gr.Blocks:
+    """server_paths=False: the Evaluation tab runs only the bundled suites (for apps reachable by others)."""
     """The whole web app for `assistant` (queue set up; call `.launch(...)` on it, or use `serve`)."""
     settings = assistant.settings
     modes = answer_modes(assistant)
@@ -205,7 +206,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                                                     scale=4)
                             delete = gr.Button("Delete", variant="stop", elem_id="delete-btn", scale=1, min_width=100)
                         delete_report = gr.HTML(elem_id="delete-report")
-            evaluation_tab(assistant)  # ui/evaluation.py: run the question suite, metrics, report
+            evaluation_tab(assistant, server_paths=server_paths)  # ui/evaluation.py: run the question suite, metrics, report
 
         # API-only endpoints (hidden components carry the file upload through gradio_client)
         api_files = gr.File(file_count="multiple", visible=False)
@@ -383,7 +384,8 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, share
         report = assistant.ensure_seeded(progress=progress)
         if report is not None:
             print(f"Seed corpus: {report.summary()}", file=sys.stderr, flush=True)
-    app = build_app(assistant)
+    # typing server paths into the Evaluation tab reads files on this machine: only for a local, private app
+    app = build_app(assistant, server_paths=credentials is None and not share and is_loopback(host))
     app.launch(server_name=host, server_port=port, share=share, auth=credentials,
                auth_message="Log in to ask questions about these documents.", prevent_thread_lock=not block)
     return app

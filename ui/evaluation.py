@@ -75,8 +75,12 @@ def show(result, source: str, baseline=None) -> tuple[str, str, str]:
     return status, summary_table(result), report_frame(render_html(result, baseline))
 
 
-def evaluation_tab(assistant: Assistant) -> None:
-    """The "Evaluation" tab and its events; call inside `with gr.Tabs():` of the app's Blocks."""
+def evaluation_tab(assistant: Assistant, server_paths: bool = True) -> None:
+    """The "Evaluation" tab and its events; call inside `with gr.Tabs():` of the app's Blocks.
+
+    With server_paths=False the suite fields are read-only and runs use the bundled seed suite: a shared app
+    must not let its users point the harness at arbitrary files on the server.
+    """
     folder = out_dir(assistant)
     with gr.Tab("Evaluation", id="evaluation"):
         gr.Markdown("### Evaluate answer quality\nRuns a fixed question suite through the assistant on a separate "
@@ -85,8 +89,10 @@ def evaluation_tab(assistant: Assistant) -> None:
                     f"`{folder}`.", elem_classes=["hint"])
         with gr.Accordion("Suite", open=False, elem_id="eval-suite"):
             questions = gr.Textbox(display_path(DEFAULT_QUESTIONS), label="Questions file (YAML)",
-                                   elem_id="eval-questions", info="Path on the server, e.g. eval/questions.yaml")
-            docs = gr.Textbox("", label="Documents folder", elem_id="eval-docs",
+                                   elem_id="eval-questions", interactive=server_paths,
+                                   info="Path on the server, e.g. eval/questions.yaml" if server_paths else
+                                   "Fixed to the bundled suite: this app is reachable by others")
+            docs = gr.Textbox("", label="Documents folder", elem_id="eval-docs", interactive=server_paths,
                               placeholder="default: the docs folder named in the questions file")
         with gr.Row():
             run = gr.Button("Run evaluation", variant="primary", elem_id="eval-run", scale=0, min_width=200)
@@ -103,6 +109,8 @@ def evaluation_tab(assistant: Assistant) -> None:
         return p if p.is_absolute() or p.exists() else DEFAULT_QUESTIONS.parent.parent / p
 
     def on_run(questions_path: str, docs_path: str, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+        if not server_paths:  # the fields are read-only in the page, but an event can still carry other values
+            questions_path, docs_path = str(DEFAULT_QUESTIONS), ""
         qfile = resolve(questions_path or str(DEFAULT_QUESTIONS))
         if not qfile.is_file():
             raise gr.Error(f"No questions file at {qfile}.")
