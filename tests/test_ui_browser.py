@@ -118,8 +118,8 @@ def test_chat_streams_answer_with_linked_highlighted_sources(page, served):
     expect(page.locator("#src-0-1")).to_be_visible()
 
     page.locator("#settings").get_by_text("Settings").click()
-    page.locator("#top-k input[type=number]").fill("2")
-    page.locator("#top-k input[type=number]").press("Enter")
+    page.locator("#top-k input[type=range]").fill("2")  # drag the slider; the number box follows
+    expect(page.locator("#top-k input[type=number]")).to_have_value("2")
     ask(page, "What did Ilham Aliyev promise?")
     expect(page.locator("#sources .src-foot")).to_contain_text("2 passages searched")
 
