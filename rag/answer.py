@@ -3,11 +3,13 @@
 Each candidate sentence (from the retrieved chunks' sentence spans, de-duplicated across overlapping
 chunks) is scored on three signals: embedding similarity to the question, IDF-weighted coverage of
 the question's content terms, and the retrieval rank of its chunk; a small bonus goes to sentences
-holding the kind of thing asked for (a date for "when", a number for "how many"). The best sentence
-and the close runners-up (at most `max_sentences`) are kept in document order. A kept sentence that
-leans on the one before it ("These attacks …", "However, …") brings that sentence along, so claims
-keep their attribution ("According to Baku, …"). Below `abstain_threshold` it abstains and offers
-the closest passages. Left out: generating new wording (that is the LLM answerer's job).
+holding the kind of thing asked for (a date for "when", a number for "how many"), and code lines and
+fragments rank lower. The best sentence and the close runners-up (at most `max_sentences`) are kept in
+document order. A kept sentence that leans on the one before it ("These attacks …") brings that
+sentence along, so claims keep their attribution ("According to Baku, …"); a dangling continuation
+right after a kept sentence ("However, this attack was repelled.") comes along too. When the
+answerability score (`support`) is below `abstain_threshold` it abstains and offers the closest
+passages. Left out: generating new wording (that is the LLM answerer's job).
 """
 
 from __future__ import annotations
