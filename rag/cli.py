@@ -218,7 +218,10 @@ def cmd_serve(args, settings: Settings) -> int:
 
     assistant = Assistant(settings)
     _seed_if_empty(assistant)
-    serve(assistant, host=args.host, port=args.port, share=args.share == "yes", auth=args.auth)
+    try:
+        serve(assistant, host=args.host, port=args.port, share=args.share == "yes", auth=args.auth)
+    except OSError as e:  # port taken, address not available
+        raise RagError(f"cannot serve on {args.host}:{args.port} ({e}); pick another --port") from e
     return 0
 
 

@@ -85,3 +85,13 @@ def test_doctor_reports_an_unreachable_llm(data_dir):
     r = subprocess.run([RAG, "doctor"], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_LLM_BASE_URL": env_url, "COLUMNS": "200"})
     assert r.returncode == 1 and "FAIL llm endpoint" in r.stdout and "unreachable" in r.stdout
+
+
+def test_serve_on_a_taken_port_says_so(data_dir):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = rag("serve", "--port", str(s.getsockname()[1]), data_dir=data_dir)
+    assert r.returncode == 1 and "pick another --port" in r.stderr and "Traceback" not in r.stderr
