@@ -65,6 +65,20 @@ def ask(page, question: str):
     return page.locator("#chatbot [data-testid='bot']").last
 
 
+def set_slider(page, elem: str, value: str) -> None:
+    """Drag a slider to `value`; the accordion that holds it may still be mounting, so retry until it shows it."""
+    from playwright.sync_api import expect
+
+    for _ in range(10):
+        page.locator(f"{elem} input[type=range]").fill(value)
+        try:
+            expect(page.locator(f"{elem} input[type=number]")).to_have_value(value, timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    expect(page.locator(f"{elem} input[type=number]")).to_have_value(value)
+
+
 def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
@@ -118,8 +132,7 @@ def test_chat_streams_answer_with_linked_highlighted_sources(page, served):
     expect(page.locator("#src-0-1")).to_be_visible()
 
     page.locator("#settings").get_by_text("Settings").click()
-    page.locator("#top-k input[type=range]").fill("2")  # drag the slider; the number box follows
-    expect(page.locator("#top-k input[type=number]")).to_have_value("2")
+    set_slider(page, "#top-k", "2")
     ask(page, "What did Ilham Aliyev promise?")
     expect(page.locator("#sources .src-foot")).to_contain_text("2 passages searched")
 
