@@ -177,3 +177,15 @@ def check_against_corpus(suite: Suite, gold_source: Callable[[EvalCase], str],
     if errors:
         raise EvalError(f"{suite.path}: {len(errors)} case(s) do not match the corpus:\n  " + "\n  ".join(errors))
     return warnings
+
+
+def read_model(model: type[BaseModel], path: str | Path, what: str):
+    """Load a pydantic `model` from the JSON file at `path`; `EvalError` naming the file and `what` it should be."""
+    try:
+        return model.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise EvalError(f"cannot read {what} {path}: {e.strerror or e}") from e
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise EvalError(f"{path} is not {what} ({e.error_count()} problem(s), first: {first['msg']} "
+                        f"at {'.'.join(map(str, first['loc']))})") from e

@@ -13,9 +13,9 @@ import json
 import math
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from eval.cases import EvalError
+from eval.cases import EvalError, read_model
 from eval.metrics import METRICS, is_better
 from eval.results import CaseResult, EvalResult
 
@@ -118,13 +118,7 @@ class Baseline(BaseModel):
 
 
 def load_baseline(path: str | Path) -> Baseline:
-    try:
-        return Baseline.model_validate_json(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise EvalError(f"cannot read baseline {path}: {e.strerror or e}") from e
-    except ValidationError as e:
-        raise EvalError(f"{path}: not a baseline file ({e.error_count()} problem(s): {e.errors()[0]['msg']} "
-                        f"at {'.'.join(map(str, e.errors()[0]['loc']))})") from e
+    return read_model(Baseline, path, "a baseline file")
 
 
 def same_suite(questions: str, baseline_questions: str) -> bool:

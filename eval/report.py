@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from eval.cases import EvalError
+from eval.cases import read_model
 from eval.compare import Comparison
 from eval.html import render_html
 from eval.metrics import METRICS
@@ -33,13 +32,7 @@ def summary(result: EvalResult) -> dict[str, float]:
 
 def load_result(path: str | Path) -> EvalResult:
     """Read a result JSON written by `rag eval`; `EvalError` when it is missing or not a result."""
-    try:
-        return EvalResult.model_validate_json(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise EvalError(f"cannot read eval result {path}: {e.strerror or e}") from e
-    except ValidationError as e:
-        raise EvalError(f"{path} is not an eval result JSON ({e.error_count()} problem(s), first: "
-                        f"{e.errors()[0]['msg']} at {'.'.join(map(str, e.errors()[0]['loc']))})") from e
+    return read_model(EvalResult, path, "an eval result JSON")
 
 
 def write_outputs(result: EvalResult, out_dir: str | Path, baseline: EvalResult | None = None,
