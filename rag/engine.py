@@ -229,7 +229,7 @@ class Assistant:
         if query != question:  # a follow-up: lean on this turn's words, keep some of the condensed query
             qvec = 0.7 * self.embedder.embed([question])[0] + 0.3 * qvec
             qvec /= max(float(np.linalg.norm(qvec)), 1e-12)
-        extractive.score(question, query, sents, qvec, svecs, self.retriever.bm25().idf)
+        extractive.score(question, query, sents, qvec, svecs, self.retriever.bm25(refresh=False).idf)
         support = extractive.support(sents, max((h.vector_score or 0.0) for h in hits))
         chosen = extractive.select(sents, self.settings.max_sentences)
         if support < self.settings.abstain_threshold:

@@ -65,7 +65,10 @@ class HybridRetriever:
     def invalidate(self) -> None:
         self._bm25 = None
 
-    def bm25(self) -> _Bm25:
+    def bm25(self, refresh: bool = True) -> _Bm25:
+        """The BM25 index; `refresh=False` skips the store-version check (just done by `retrieve`)."""
+        if not refresh and self._bm25 is not None:
+            return self._bm25
         version = self.store.version()
         with self._lock:
             if self._bm25 is None or self._bm25.version != version:
