@@ -13,6 +13,7 @@ import pytest
 
 from rag import Assistant, Settings
 
+from .test_eval import CORPUS  # the same tiny corpus the harness tests use
 from .ui_helpers import chromium_browser, launched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -20,12 +21,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WAIT_MS = 30_000
 RUN_MS = 180_000  # ingest + warm-up + 3 questions; seconds here, but a loaded CI box is slow
-CORPUS = {
-    "lighthouse.txt": "The Old Lighthouse\n\nThe lighthouse on Gull Point was built in 1887 by the harbour board. "
-                      "Its lamp was first lit by keeper Ada Merrow. The tower is 31 metres tall and painted red.\n",
-    "bakery.md": "# Village Bakery\n\nThe bakery opens at six in the morning. Its best seller is a rye loaf "
-                 "baked with caraway seeds. On Sundays the bakery is closed.\n",
-}
 QUESTIONS = """
 version: 1
 docs: corpus
