@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +64,11 @@ class Sentence:
     score: float = 0.0
     embed: float = 0.0
     lexical: float = 0.0
+    sha256: str = ""  # the document version the offsets index into
+
+    def citation(self, n: int) -> Citation:
+        return Citation(id=n, source=self.source, title=self.title, quote=self.text, start=self.start, end=self.end,
+                        score=round(self.score, 4), chunk_id=self.chunk_id, sha256=self.sha256)
 
 
 def condense(question: str, history: list[dict] | None) -> str:
@@ -106,7 +111,8 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
             if j + 1 < len(spans):
                 na, nb = spans[j + 1]
                 nxt = (na, nb, hit.text[na - c0:nb - c0])
-            seen[key] = Sentence(source, m.get("title", ""), a, b, hit.text[a - c0:b - c0], hit.id, hit.rank, prev, nxt)
+            seen[key] = Sentence(source, m.get("title", ""), a, b, hit.text[a - c0:b - c0], hit.id, hit.rank, prev, nxt,
+                                 sha256=m.get("doc_sha", ""))
         if source not in titled and m.get("title"):
             titled.add(source)
             text = document_text(source) or ""
@@ -115,7 +121,7 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
                 seen[(source, pos)].is_title = True  # the title line is already a candidate sentence
             elif pos >= 0 and (source, pos) not in seen:
                 seen[(source, pos)] = Sentence(source, m["title"], pos, pos + len(m["title"]), m["title"], hit.id,
-                                               hit.rank, None, is_title=True)
+                                               hit.rank, None, is_title=True, sha256=m.get("doc_sha", ""))
     return list(seen.values())
 
 
@@ -192,13 +198,11 @@ def with_context(chosen: list[Sentence], pool: list[Sentence] | None = None) -> 
     for s in chosen:
         if s.prev and _DANGLING.match(s.text) and (s.source, s.prev[0]) not in out:
             a, b, text = s.prev
-            ctx = Sentence(s.source, s.title, a, b, text, s.chunk_id, s.chunk_rank, None, score=s.score)
-            out[(s.source, a)] = (ctx, True)
+            out[(s.source, a)] = (replace(s, start=a, end=b, text=text, prev=None, next=None, is_title=False), True)
         if s.next and _DANGLING.match(s.next[2]) and (s.source, s.next[0]) not in out \
                 and scores.get((s.source, s.next[0]), 0.0) >= 0.45 * s.score:
             a, b, text = s.next
-            ctx = Sentence(s.source, s.title, a, b, text, s.chunk_id, s.chunk_rank, None, score=s.score)
-            out[(s.source, a)] = (ctx, True)
+            out[(s.source, a)] = (replace(s, start=a, end=b, text=text, prev=None, next=None, is_title=False), True)
     order = {}
     for s in chosen:
         order.setdefault(s.source, len(order))
@@ -211,8 +215,7 @@ def compose(question: str, picked: list[tuple[Sentence, bool]]) -> tuple[str, li
     parts: list[str] = []
     last_source = None
     for n, (s, _ctx) in enumerate(picked, 1):
-        citations.append(Citation(id=n, source=s.source, title=s.title, quote=s.text, start=s.start, end=s.end,
-                                  score=round(s.score, 4), chunk_id=s.chunk_id))
+        citations.append(s.citation(n))
         sep = "\n\n" if last_source is not None and s.source != last_source else " "
         parts.append(("" if not parts else sep) + f"{s.text} [{n}]")
         last_source = s.source
@@ -223,7 +226,6 @@ NO_ANSWER = "The documents don't say. I found nothing that answers this; the clo
 
 
 def abstain(picked: list[Sentence]) -> tuple[str, list[Citation]]:
-    citations = [Citation(id=n, source=s.source, title=s.title, quote=s.text, start=s.start, end=s.end,
-                          score=round(s.score, 4), chunk_id=s.chunk_id) for n, s in enumerate(picked, 1)]
+    citations = [s.citation(n) for n, s in enumerate(picked, 1)]
     refs = ", ".join(f"[{c.id}]" for c in citations) or "none"
     return (NO_ANSWER.format(refs=refs) if citations else "The documents don't say: nothing relevant is indexed."), citations

@@ -53,9 +53,25 @@ def _call(fn, *args):
     except LLMError:
         raise
     except Exception as e:  # openai/httpx raise many types; all mean "the endpoint failed"
-        status = getattr(e, "status_code", None)
-        what = f"HTTP {status}" if status else type(e).__name__
-        raise LLMError(f"{what} from the LLM endpoint: {str(e)[:200]}") from e
+        raise LLMError(f"{summarise_error(e)} from the LLM endpoint") from None
+
+
+def summarise_error(e: BaseException) -> str:
+    """Status code and reason, or the error's kind: never the response body or headers (they may echo secrets)."""
+    from http import HTTPStatus
+
+    status = getattr(e, "status_code", None) or getattr(getattr(e, "response", None), "status_code", None)
+    if isinstance(status, int):
+        try:
+            return f"HTTP {status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            return f"HTTP {status}"
+    name = type(e).__name__
+    if "Timeout" in name:
+        return "timed out"
+    if "Connection" in name:
+        return "could not connect"
+    return name
 
 
 def condense(assistant: Assistant, question: str, history: list[dict] | None) -> str:
@@ -108,7 +124,7 @@ def answer(assistant: Assistant, question: str, history: list[dict] | None, hits
             if delta:
                 yield delta
     except Exception as e:
-        raise LLMError(f"the LLM stream broke off ({type(e).__name__}: {str(e)[:200]})") from e
+        raise LLMError(f"the LLM stream broke off ({summarise_error(e)})") from None
     notices = []
     if dropped:
         notices.append(f"{dropped} lower-ranked source sentence(s) left out to fit the {assistant.settings.llm_context_window}-token context window")
@@ -163,9 +179,7 @@ def verify(assistant: Assistant, raw: str, sources: list[Sentence]) -> tuple[str
         for n in cited:
             if n not in numbering:
                 numbering[n] = len(numbering) + 1
-                s = sources[n - 1]
-                citations.append(Citation(id=numbering[n], source=s.source, title=s.title, quote=s.text,
-                                          start=s.start, end=s.end, score=round(s.score, 4), chunk_id=s.chunk_id))
+                citations.append(sources[n - 1].citation(numbering[n]))
             marks.append(f"[{numbering[n]}]")
         out.append(f"{body} {''.join(marks)}")
     return " ".join(out), citations, removed

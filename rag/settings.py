@@ -63,9 +63,15 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(512, ge=16, description="Most tokens the model may write.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM request is abandoned.")
 
+    # ingest budgets (each file is parsed in a worker process under these limits)
+    parse_timeout: float = Field(60.0, gt=0, description="Seconds one file may take to parse before it is skipped.")
+    parse_memory_mb: int = Field(1024, ge=128, description="Memory (MB) one file's parser may use before it is skipped.")
+    follow_symlinks: bool = Field(False, description="Follow symbolic links that point outside an ingested folder.")
+
     # web app
     auth: str | None = Field(None, description="user:password, or a path to a file of such lines, for the web app.")
     upload_max_mb: int = Field(50, ge=1, description="Largest file the web app accepts.")
+    api_key: SecretStr | None = Field(None, description="Bearer key for the OpenAI-compatible API (besides the app's logins).")
 
     @field_validator("data_dir", mode="after")
     @classmethod

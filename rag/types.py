@@ -19,6 +19,9 @@ class Citation(BaseModel):
     end: int
     score: float
     chunk_id: str = ""
+    sha256: str = Field("", description="sha256 of the document version the offsets index into")
+    page: int | None = Field(None, description="1-based page of the quote's start, for paged formats (PDF)")
+    heading_path: list[str] = Field(default_factory=list, description="Headings above the quote, outermost first")
 
 
 class Answer(BaseModel):
