@@ -369,13 +369,47 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
-          auth: str | None = None, *, block: bool = True) -> gr.Blocks:
-    """Run the web chat; seeds an empty index first. Binds this machine only unless `host` says otherwise."""
+          auth: str | None = None, *, api_key: str | None = None, block: bool = True) -> gr.Blocks:
+    """Run the web chat at "/" and the OpenAI-compatible API at "/v1" (ui/openai_api.py) on one port.
+
+    Seeds an empty index first. Binds this machine only unless `host` says otherwise; a taken port raises
+    OSError before anything starts. The API asks for `api_key` (default RAG_API_KEY) or one of the app's
+    logins when either is set. block=False returns once the server accepts connections; `.close()` on the
+    returned app stops it."""
+    from ui.openai_api import ServerThread, bind_socket
+
     credentials = parse_auth(auth if auth is not None else assistant.settings.auth)
+    secret = assistant.settings.api_key
+    api_key = api_key or (secret.get_secret_value() if secret else None)
     if credentials is None and (share or not is_loopback(host)):
         log.warning("serving on %s without a login: anyone who can reach it can read and change the documents; "
                     "pass auth (user:password or a file of such lines)", "a public share link" if share else host)
+    sock = bind_socket(host, port)
+    try:
+        _seed_for_serving(assistant)
+        # typing server paths into the Evaluation tab reads files on this machine: only for a local, private app
+        app = build_app(assistant, server_paths=credentials is None and not share and is_loopback(host))
+        root, gradio_app = _mounted(app, assistant, credentials, api_key, host, sock.getsockname()[1])
+        server = ServerThread(root, sock)
+        server.start()
+    except BaseException:
+        sock.close()
+        raise
+    _running(app, server, gradio_app, host, sock.getsockname()[1])
+    if share:
+        _share_link(app)
+    print(f"* Running on local URL:  {app.local_url}\n* OpenAI-compatible API: {app.local_url}v1", flush=True)
+    if block:
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            print("Stopping the server…", file=sys.stderr, flush=True)
+        finally:
+            app.close(verbose=False)
+    return app
 
+
+def _seed_for_serving(assistant: Assistant) -> None:
     def progress(message: str, done: int, total: int) -> None:
         print(f"  [{done}/{total}] {message}", file=sys.stderr, flush=True)
 
@@ -384,8 +418,41 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, share
         report = assistant.ensure_seeded(progress=progress)
         if report is not None:
             print(f"Seed corpus: {report.summary()}", file=sys.stderr, flush=True)
-    # typing server paths into the Evaluation tab reads files on this machine: only for a local, private app
-    app = build_app(assistant, server_paths=credentials is None and not share and is_loopback(host))
-    app.launch(server_name=host, server_port=port, share=share, auth=credentials,
-               auth_message="Log in to ask questions about these documents.", prevent_thread_lock=not block)
-    return app
+
+
+def _mounted(app: gr.Blocks, assistant: Assistant, credentials, api_key: str | None, host: str, port: int):
+    """(the ASGI app: /v1 then the Gradio app at "/", the mounted Gradio App) with what ChatApp.launch sets."""
+    from fastapi import FastAPI
+
+    from ui.openai_api import openai_app
+
+    root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    root.mount("/v1", openai_app(assistant, logins=credentials, api_key=api_key))  # before "/", which takes all
+    gr.mount_gradio_app(root, app, "/", server_name=host, server_port=port, auth=credentials,
+                        auth_message="Log in to ask questions about these documents.",
+                        theme=theme(), css=CSS, head=HEAD, max_file_size=f"{app.upload_max_mb}mb",
+                        footer_links=["api", "settings"], show_error=True)
+    return root, root.routes[-1].app
+
+
+def _running(app: gr.Blocks, server, gradio_app, host: str, port: int) -> None:
+    """What Blocks.launch records, so that `app.local_url` and `app.close()` work as for a launched app."""
+    bare = host.strip("[]")
+    url_host = "localhost" if bare in ("0.0.0.0", "::") else f"[{bare}]" if ":" in bare else bare
+    app.server, app.server_name, app.server_port = server, host, port
+    app.local_url = f"http://{url_host}:{port}/"
+    app.local_api_url = f"{app.local_url}gradio_api/"
+    app.app = gradio_app  # close() ends this app's event streams before stopping the server
+
+
+def _share_link(app: gr.Blocks) -> None:
+    """A Gradio share link to the local server (needs the internet); the app stays local when it fails."""
+    from gradio import networking
+
+    try:
+        app.share_url = networking.setup_tunnel(app.server_name, app.server_port, app.share_token, None, None)
+        app.share = True
+        print(f"* Running on public URL: {app.share_url}", flush=True)
+    except Exception as e:  # no internet, a blocked download: one line, the local app goes on
+        print(f"Could not create a share link ({type(e).__name__}: {e}); serving locally only.",
+              file=sys.stderr, flush=True)

@@ -1,0 +1,170 @@
+"""The OpenAI-compatible API (`rag serve` → /v1) through the official `openai` client, over real HTTP, on a
+real seeded index; the Gradio app still answers on the same port."""
+
+from __future__ import annotations
+
+import base64
+import re
+from urllib.parse import quote
+
+import httpx
+import openai
+import pytest
+from gradio_client import Client
+from openai import OpenAI
+
+from rag import Assistant
+from ui.app import serve
+
+from .conftest import SEED_SOURCE, SEEDS
+from .ui_helpers import free_port
+
+QUESTION = "Which villages did Azerbaijan attack on December 12?"
+MODEL = "rag-cited:documents"
+CITATION_FIELDS = {"n", "source", "title", "quote", "start", "end", "sha256", "page", "heading_path", "score"}
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory, embedder) -> Assistant:
+    a = Assistant(data_dir=tmp_path_factory.mktemp("openai-api"), embed_model=embedder)
+    a.ingest([SEEDS])
+    return a
+
+
+@pytest.fixture(scope="module")
+def url(assistant):
+    app = serve(assistant, port=free_port(), block=False)
+    try:
+        yield app.local_url.rstrip("/")
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def client(url) -> OpenAI:
+    return OpenAI(base_url=f"{url}/v1", api_key="unused-for-a-local-app", max_retries=0)
+
+
+def check_citations(assistant: Assistant, url: str, citations: list[dict]) -> None:
+    """Every quote is exact: in the engine, and through the remote verification endpoint."""
+    assert citations
+    documents = {d["source"]: d for d in httpx.get(f"{url}/v1/documents").json()["data"]}
+    for c in citations:
+        assert set(c) == CITATION_FIELDS, c
+        assert assistant.document_text(c["source"])[c["start"]:c["end"]] == c["quote"], c
+        r = httpx.get(f"{url}/v1/documents/{quote(c['source'])}", params={"start": c["start"], "end": c["end"]})
+        assert r.status_code == 200, r.text
+        assert r.json()["text"] == c["quote"] and r.json()["sha256"] == documents[c["source"]]["sha256"]
+        assert c["sha256"] in ("", documents[c["source"]]["sha256"])  # "" until the engine records versions
+
+
+def test_models_lists_one_model_per_answer_mode(client):
+    models = client.models.list().data
+    assert [m.id for m in models] == [MODEL, f"{MODEL}:extractive"]  # no :llm without RAG_LLM_BASE_URL
+    assert all(m.owned_by == "rag-cited" and m.object == "model" for m in models)
+    assert client.models.retrieve(f"{MODEL}:extractive").id == f"{MODEL}:extractive"
+
+
+def test_chat_completion_carries_exact_citations(client, assistant, url):
+    resp = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": QUESTION}])
+    text = resp.choices[0].message.content
+    assert "Khtsaberd" in text and "Khin Taher" in text and "[1]" in text
+    assert resp.choices[0].finish_reason == "stop" and resp.object == "chat.completion"
+    extra = resp.model_extra
+    assert extra["abstained"] is False and extra["notice"] is None
+    assert {f"[{c['n']}]" for c in extra["citations"]} <= set(re.findall(r"\[\d+\]", text))
+    check_citations(assistant, url, extra["citations"])
+
+
+def test_streamed_completion_ends_with_the_citations(client, assistant, url):
+    stream = client.chat.completions.create(model=f"{MODEL}:extractive", stream=True,
+                                            messages=[{"role": "user", "content": QUESTION}])
+    chunks = list(stream)
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
+    assert len(chunks) > 3 and chunks[0].choices[0].delta.role == "assistant"
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    assert all(ch.choices[0].finish_reason is None and "citations" not in (ch.model_extra or {}) for ch in chunks[:-1])
+    plain = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": QUESTION}])
+    assert text == plain.choices[0].message.content
+    check_citations(assistant, url, last.model_extra["citations"])
+
+
+def test_follow_up_uses_the_earlier_messages(client):
+    first = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": QUESTION}])
+    alone = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Who held them?"}])
+    follow = client.chat.completions.create(model=MODEL, messages=[
+        {"role": "system", "content": "You are a helpful assistant."},  # ignored: answers come from the documents
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": [{"type": "text", "text": "Who held them?"}]}])
+    assert "Armenian militia" not in alone.choices[0].message.content
+    assert "Armenian militia" in follow.choices[0].message.content
+
+
+@pytest.mark.parametrize("body, status, param, code", [
+    ({"model": MODEL, "messages": []}, 400, "messages", None),
+    ({"model": MODEL}, 400, "messages", None),
+    ({"model": MODEL, "messages": [{"role": "system", "content": "only instructions"}]}, 400, "messages", None),
+    ({"model": MODEL, "messages": [{"role": "robot", "content": "hi"}]}, 400, "messages.0.role", None),
+    ({"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "top_k": 0}, 400, "top_k", None),
+    ({"model": "gpt-4o", "messages": [{"role": "user", "content": QUESTION}]}, 404, "model", "model_not_found"),
+])
+def test_bad_requests_get_openai_error_shape(url, body, status, param, code):
+    r = httpx.post(f"{url}/v1/chat/completions", json=body)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] == "invalid_request_error" and error["param"] == param and error["code"] == code
+    assert "Traceback" not in r.text and "/tmp" not in r.text
+
+
+def test_openai_client_raises_on_errors(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model=MODEL, messages=[])
+    assert e.value.status_code == 400 and e.value.body["param"] == "messages"
+    with pytest.raises(openai.NotFoundError) as e:
+        client.chat.completions.create(model="rag-cited:elsewhere", messages=[{"role": "user", "content": "hi"}])
+    assert e.value.body["code"] == "model_not_found"
+
+
+def test_unknown_url_and_passage_errors(url):
+    assert httpx.get(f"{url}/v1/embeddings").json()["error"]["code"] == "unknown_url"
+    r = httpx.get(f"{url}/v1/documents/nowhere/missing.txt")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "document_not_found"
+    for params in ({"start": -1}, {"start": 10, "end": 5}, {"end": 10**9}, {"start": "x"}):
+        r = httpx.get(f"{url}/v1/documents/{SEED_SOURCE}", params=params)
+        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error", (params, r.text)
+    whole = httpx.get(f"{url}/v1/documents/{SEED_SOURCE}").json()
+    assert whole["start"] == 0 and len(whole["text"]) == whole["end"] > 1000
+
+
+def test_gradio_app_still_serves_at_the_root(url, assistant):
+    page = httpx.get(f"{url}/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    gc = Client(f"{url}/", verbose=False)
+    result = gc.predict(QUESTION, [], api_name="/ask")
+    gc.close()
+    assert "Khtsaberd" in result["text"]
+
+
+def test_logins_and_api_key_guard_the_api(assistant):
+    app = serve(assistant, port=free_port(), auth="ann:s3cret", api_key="k-123", block=False)
+    base = app.local_url.rstrip("/")
+    try:
+        ask = {"model": MODEL, "messages": [{"role": "user", "content": QUESTION}]}
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer ann:wrong"},
+                        {"Authorization": "Basic " + base64.b64encode(b"ann:nope").decode()}):
+            r = httpx.post(f"{base}/v1/chat/completions", json=ask, headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key", headers
+            assert "k-123" not in r.text and "s3cret" not in r.text
+        assert httpx.get(f"{base}/v1/documents").status_code == 401
+        with pytest.raises(openai.AuthenticationError):
+            OpenAI(base_url=f"{base}/v1", api_key="wrong", max_retries=0).models.list()
+        for key in ("k-123", "ann:s3cret"):  # the API key, or a login as the key
+            resp = OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0).chat.completions.create(**ask)
+            assert "Khtsaberd" in resp.choices[0].message.content
+        basic = {"Authorization": "Basic " + base64.b64encode(b"ann:s3cret").decode()}
+        assert httpx.get(f"{base}/v1/documents", headers=basic).json()["data"][0]["source"] == SEED_SOURCE
+    finally:
+        app.close()
