@@ -1,7 +1,7 @@
-"""The `rag` command: ingest, ask, chat, status, doctor, delete, serve, eval.
+"""The `rag` command: ingest, ask, chat, status, doctor, delete, serve, mcp, eval.
 
 Every command takes `--data-dir` (also `RAG_DATA_DIR`). Errors print one line to stderr and exit 1
-(2 for bad usage); tracebacks are for bugs only. `serve` and `eval` hand over to `ui/` and `eval/`.
+(2 for bad usage); tracebacks are for bugs only. `serve`, `mcp` and `eval` hand over to `ui/` and `eval/`.
 """
 
 from __future__ import annotations
@@ -219,10 +219,22 @@ def cmd_serve(args, settings: Settings) -> int:
     assistant = Assistant(settings)
     _seed_if_empty(assistant)
     try:
-        serve(assistant, host=args.host, port=args.port, share=args.share == "yes", auth=args.auth)
+        serve(assistant, host=args.host, port=args.port, share=args.share == "yes", auth=args.auth,
+              api_key=args.api_key)
     except OSError as e:  # port taken, address not available
         raise RagError(f"cannot serve on {args.host}:{args.port} ({e}); pick another --port") from e
     return 0
+
+
+def cmd_mcp(args, settings: Settings) -> int:
+    from ui.mcp_server import run  # the MCP SDK loads only for this command
+
+    try:
+        return run(settings, http=args.http, host=args.host, port=args.port)
+    except OSError as e:
+        if not args.http:
+            raise
+        raise RagError(f"cannot serve on {args.host}:{args.port} ({e}); pick another --port") from e
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,7 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=7860)
     s.add_argument("--share", choices=["yes", "no"], default="no", help="Gradio share link (needs the internet)")
     s.add_argument("--auth", help="user:password or a file of such lines (also RAG_AUTH)")
+    s.add_argument("--api-key", help="Bearer key for the OpenAI-compatible API at /v1 (better: RAG_API_KEY, which "
+                                     "other users cannot see in the process list)")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("mcp", parents=[common], help="MCP server for agents (stdio; --http for streamable HTTP)")
+    s.add_argument("--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    s.add_argument("--host", default="127.0.0.1", help="bind address with --http (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, default=7861, help="port with --http (default 7861)")
+    s.set_defaults(func=cmd_mcp)
 
     s = sub.add_parser("eval", parents=[common], help="run the fixed question set and report metrics")
     try:
