@@ -17,7 +17,7 @@ from rag import Assistant
 from ui.app import serve
 
 from .conftest import SEED_SOURCE, SEEDS
-from .ui_helpers import free_port
+from .ui_helpers import chromium_browser, free_port
 
 QUESTION = "Which villages did Azerbaijan attack on December 12?"
 MODEL = "rag-cited:documents"
@@ -168,3 +168,22 @@ def test_logins_and_api_key_guard_the_api(assistant):
         assert httpx.get(f"{base}/v1/documents", headers=basic).json()["data"][0]["source"] == SEED_SOURCE
     finally:
         app.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_served_page_works_in_a_browser(url):
+    """The Gradio app mounted by serve() keeps its theme, CSS and script: answers, source cards, working [n] links."""
+    from playwright.sync_api import expect
+
+    with chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(30_000)
+        page.goto(f"{url}/")
+        page.locator("#question textarea").fill(QUESTION)
+        page.locator("#question textarea").press("Enter")
+        reply = page.locator("#chatbot [data-testid='bot']").last
+        expect(reply).to_contain_text("Khtsaberd")
+        expect(page.locator("#src-0-1")).to_contain_text(SEED_SOURCE)
+        reply.locator('a[href="#src-0-1"]').click()
+        expect(page.locator("#src-0-1")).to_have_class(re.compile(r"\bflash\b"))  # ui/theme.py's script ran
