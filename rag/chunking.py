@@ -4,7 +4,14 @@ Sentences come from NLTK's Punkt model (bundled with llama-index-core, so it wor
 splitting at paragraph breaks, headings and list items. Chunks pack whole sentences up to
 `chunk_size` tiktoken tokens, repeat up to `chunk_overlap` tokens of trailing sentences, and are then
 checked against the embedder's own window (`fits`); anything over it is split again, down to word
-boundaries for a single over-long sentence. Left out: layout-aware splitting (tables, columns).
+boundaries for a single over-long sentence, and down to characters for a single over-long "word".
+
+Hostile text stays linear: a segment longer than `MAX_SEGMENT` characters (a 30 MB line) is cut at a
+sentence end or whitespace before Punkt sees it (NLTK runs Punkt's regexes under a 5 s wall-clock cap
+and raises TimeoutError past it), and a "word" longer than `MAX_WORD` characters (a 5 MB token without
+spaces) is cut into pieces before it is counted. Neither limit is reached by ordinary prose, so ordinary
+text chunks exactly as before (tests/test_chunking.py pins the seed and eval corpora).
+Left out: layout-aware splitting (tables, columns).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +30,15 @@ CHUNKER_VERSION = "sent-v2"
 _STATIC = Path(__import__("llama_index.core", fromlist=["__file__"]).__file__).parent / "_static"
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s")
 _ENDS_SENTENCE = re.compile(r"[.!?:;)\"'”’]\s*$")
+# Longest text handed to Punkt at once. The longest segment in seeds/ and eval/corpora/pydocs is 889
+# characters; Punkt takes ~30 ms per 20,000 (2 cores), far under NLTK's 5 s cap.
+MAX_SEGMENT = 20_000
+# Longest "word" counted as one. Real words, URLs and identifiers are far shorter (the corpora's longest
+# is 72); a longer run without spaces is cut into pieces of this size before tiktoken sees it.
+MAX_WORD = 1_000
+_LAST_SENTENCE_END = re.compile(r".*[.!?][\"'”’)\]]*\s", re.S)  # greedy: matches up to the last one
+_LAST_SPACE = re.compile(r".*\s", re.S)
+_WORD = re.compile(r"\S+")
 
 
 @functools.lru_cache(maxsize=1)
@@ -81,11 +97,25 @@ def _segments(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _bounded(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) cut into spans of at most MAX_SEGMENT characters: after the last sentence end in the
+    second half of the window, else after its last whitespace, else hard at the limit."""
+    spans = []
+    while end - start > MAX_SEGMENT:
+        lo, hi = start + MAX_SEGMENT // 2, start + MAX_SEGMENT
+        cut = _LAST_SENTENCE_END.match(text, lo, hi) or _LAST_SPACE.match(text, lo, hi)
+        stop = cut.end() if cut else hi
+        spans.append((start, stop))
+        start = stop
+    spans.append((start, end))
+    return spans
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Absolute (start, end) spans of sentences; each span is stripped of surrounding whitespace."""
     tok = _punkt()
     out: list[tuple[int, int]] = []
-    for s0, s1 in _segments(text):
+    for s0, s1 in (span for segment in _segments(text) for span in _bounded(text, *segment)):
         seg = text[s0:s1]
         for a, b in tok.span_tokenize(seg):
             piece = seg[a:b]
@@ -103,13 +133,19 @@ class _Unit:
     tokens: int
 
 
+def _words(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Spans of the words in text[start:end]; a word over MAX_WORD characters comes in MAX_WORD pieces."""
+    for m in _WORD.finditer(text, start, end):
+        a, b = m.span()
+        yield from ((i, min(i + MAX_WORD, b)) for i in range(a, b, MAX_WORD))
+
+
 def _split_long(text: str, start: int, end: int, budget: int) -> list[_Unit]:
     """Cut one over-long sentence at word boundaries into pieces of at most `budget` tokens."""
-    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
     units: list[_Unit] = []
     cur: list[tuple[int, int]] = []
     cur_tokens = 0
-    for w in words:
+    for w in _words(text, start, end):
         n = count_tokens(text[w[0]:w[1]]) + 1
         if cur and cur_tokens + n > budget:
             units.append(_Unit(cur[0][0], cur[-1][1], cur_tokens))
@@ -159,8 +195,12 @@ def chunk_text(text: str, chunk_size: int = 160, chunk_overlap: int = 32,
             return [group]
         if len(group) == 1:
             u = group[0]
-            halves = _split_long(text, u.start, u.end, max(8, u.tokens // 2))
-            return [g for h in halves for g in build([h], max(8, u.tokens // 2))]
+            half = max(8, u.tokens // 2)
+            halves = _split_long(text, u.start, u.end, half)
+            if len(halves) == 1 and u.end - u.start > 1:  # one dense "word" that still does not fit: halve it
+                mid = (u.start + u.end) // 2
+                halves = [_Unit(u.start, mid, u.tokens // 2), _Unit(mid, u.end, u.tokens - u.tokens // 2)]
+            return [g for h in halves for g in build([h], half)]
         smaller = max(8, int(budget * 0.7))
         return [g for sub in _pack(group, smaller, 0) for g in build(sub, smaller)]
 
