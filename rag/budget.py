@@ -50,6 +50,9 @@ _BOOTSTRAP = ("import sys, types; pkg = types.ModuleType('rag'); pkg.__path__ = 
               "sys.modules['rag'] = pkg; from rag.budget import _worker_main; _worker_main(int(sys.argv[2]))")
 
 
+_PRELOAD = ("lxml.etree", "pypdf", "docx", "charset_normalizer")
+
+
 class _Timeout(Exception):
     pass
 
@@ -240,6 +243,8 @@ def _worker_main(memory_mb: int) -> None:
 
     from rag.loaders import load_file
 
+    for module in _PRELOAD:  # import the parsers now, so their code is in the baseline and not charged to a file
+        __import__(module)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf's repair warnings are noise for the user
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
