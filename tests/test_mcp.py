@@ -35,24 +35,28 @@ async def check_session(session: ClientSession) -> None:
     tools = {t.name: t for t in (await session.list_tools()).tools}
     assert TOOLS <= set(tools) and tools["ask"].output_schema["properties"]["citations"]
 
+    text = seed_text()
+    docs = (await session.call_tool("list_documents", {})).structured_content["documents"]
+    assert [d["source"] for d in docs] == [SEED_SOURCE] and docs[0]["chars"] == len(text)
+    sha = docs[0]["sha256"]
+
     result = await session.call_tool("ask", {"question": QUESTION})
-    assert not result.is_error
+    assert not result.is_error, result.content
     answer = result.structured_content
     assert "Khtsaberd" in answer["answer"] and not answer["abstained"] and answer["citations"]
     assert "Khtsaberd" in result.content[0].text and "Sources:" in result.content[0].text
-    text = seed_text()
     for c in answer["citations"]:
-        assert c["source"] == SEED_SOURCE and text[c["start"]:c["end"]] == c["quote"]
+        assert c["source"] == SEED_SOURCE and text[c["start"]:c["end"]] == c["quote"] and c["sha256"] == sha
         passage = await session.call_tool("get_passage", {"source": c["source"], "start": c["start"], "end": c["end"]})
         assert passage.structured_content["text"] == c["quote"]
 
-    found = (await session.call_tool("search", {"query": "Russian military presence", "top_k": 3})).structured_content
-    assert len(found["passages"]) == 3 and found["passages"][0]["score"] >= found["passages"][-1]["score"]
-    for p in found["passages"]:
-        assert text[p["start"]:p["end"]] == p["text"]
+    found = await session.call_tool("search", {"query": "Russian military presence", "top_k": 3})
+    assert not found.is_error, found.content
+    passages = found.structured_content["passages"]
+    assert len(passages) == 3 and passages[0]["score"] >= passages[-1]["score"]
+    for p in passages:
+        assert text[p["start"]:p["end"]] == p["text"] and p["sha256"] == sha
 
-    docs = (await session.call_tool("list_documents", {})).structured_content["documents"]
-    assert [d["source"] for d in docs] == [SEED_SOURCE] and docs[0]["chars"] == len(text)
     resources = (await session.list_resources()).resources
     assert [r.uri for r in resources] == [docs[0]["uri"]] == [f"doc://{SEED_SOURCE}"]
     read = await session.read_resource(resources[0].uri)

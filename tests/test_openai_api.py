@@ -17,6 +17,7 @@ from rag import Assistant
 from ui.app import serve
 
 from .conftest import SEED_SOURCE, SEEDS
+from .openai_stub import ScriptedOpenAI, source_number
 from .ui_helpers import chromium_browser, free_port
 
 QUESTION = "Which villages did Azerbaijan attack on December 12?"
@@ -54,8 +55,7 @@ def check_citations(assistant: Assistant, url: str, citations: list[dict]) -> No
         assert assistant.document_text(c["source"])[c["start"]:c["end"]] == c["quote"], c
         r = httpx.get(f"{url}/v1/documents/{quote(c['source'])}", params={"start": c["start"], "end": c["end"]})
         assert r.status_code == 200, r.text
-        assert r.json()["text"] == c["quote"] and r.json()["sha256"] == documents[c["source"]]["sha256"]
-        assert c["sha256"] in ("", documents[c["source"]]["sha256"])  # "" until the engine records versions
+        assert r.json()["text"] == c["quote"] and r.json()["sha256"] == c["sha256"] == documents[c["source"]]["sha256"]
 
 
 def test_models_lists_one_model_per_answer_mode(client):
@@ -81,7 +81,7 @@ def test_streamed_completion_ends_with_the_citations(client, assistant, url):
                                             messages=[{"role": "user", "content": QUESTION}])
     chunks = list(stream)
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
-    assert len(chunks) > 3 and chunks[0].choices[0].delta.role == "assistant"
+    assert len(chunks) >= 3 and chunks[0].choices[0].delta.role == "assistant"
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop"
     assert all(ch.choices[0].finish_reason is None and "citations" not in (ch.model_extra or {}) for ch in chunks[:-1])
@@ -168,6 +168,32 @@ def test_logins_and_api_key_guard_the_api(assistant):
         assert httpx.get(f"{base}/v1/documents", headers=basic).json()["data"][0]["source"] == SEED_SOURCE
     finally:
         app.close()
+
+
+def test_llm_mode_streams_only_the_verified_text(tmp_path, embedder):
+    """In llm mode the model's raw tokens are held back: the client gets the text its citations belong to."""
+    def script(messages):
+        right = source_number(messages, "iron fist")
+        return (f"Ilham Aliyev promised to crush the Armenians with an iron fist [{right}]. "
+                f"He announced a new airport in Shusha opening in 2031 [{right}].")
+
+    with ScriptedOpenAI() as llm:
+        llm.script(script)
+        a = Assistant(data_dir=tmp_path, embed_model=embedder, llm_base_url=llm.url, llm_model="test-model",
+                      llm_timeout=10)
+        a.ingest([SEEDS])
+        app = serve(a, port=free_port(), block=False)
+        try:
+            client = OpenAI(base_url=f"{app.local_url}v1", api_key="local", max_retries=0)
+            assert [m.id for m in client.models.list().data][-1] == f"{MODEL}:llm"
+            chunks = list(client.chat.completions.create(model=f"{MODEL}:llm", stream=True, messages=[
+                {"role": "user", "content": "What did Ilham Aliyev promise?"}]))
+            check_citations(a, app.local_url.rstrip("/"), chunks[-1].model_extra["citations"])
+        finally:
+            app.close()
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
+    assert "iron fist" in text and "airport" not in text and text.endswith("[1]")
+    assert "removed" in chunks[-1].model_extra["notice"]
 
 
 @pytest.mark.browser

@@ -3,7 +3,8 @@
 Tools (each returns structured content with an output schema, and the same as readable text):
     ask(question, top_k?)               the answer with [n] markers and its citations (n, source, title, quote,
                                         start, end, sha256, page, heading_path, score), `abstained`, `notice`
-    search(query, top_k?)               retrieved passages, best first, with fused, vector and BM25 scores
+    search(query, top_k?)               retrieved passages, best first (source, sha256, start, end, text), with
+                                        fused, vector and BM25 scores and ranks
     list_documents()                    source, title, sha256, chars, chunks
     get_passage(source, start?, end?, sha256?)   the exact text at [start, end): checks a citation's quote
 Resources: every indexed document as `doc://<source>` (its extracted text, the text citation offsets index
@@ -29,6 +30,7 @@ from mcp_types import CallToolResult, Resource, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from rag import Answer, Assistant, RagError, Settings
+from rag.types import RetrievedChunk
 from ui.openai_api import (
     Access,
     ApiError,
@@ -58,21 +60,9 @@ class AskResult(BaseModel):
     mode: str
 
 
-class Passage(BaseModel):
-    rank: int
-    source: str
-    title: str
-    start: int
-    end: int
-    text: str = Field(description="The passage: document_text(source)[start:end]")
-    score: float = Field(description="Fused (reciprocal-rank) score")
-    vector_score: float | None = None
-    bm25_score: float | None = None
-
-
 class SearchResult(BaseModel):
     query: str
-    passages: list[Passage]
+    passages: list[RetrievedChunk] = Field(description="Best first; text == document_text(source)[start:end]")
 
 
 class DocumentEntry(BaseModel):
@@ -164,11 +154,7 @@ def _add_tools(server: RagMCP, assistant: Assistant) -> None:
     @server.tool(annotations=READ_ONLY)
     def search(query: str, top_k: TopK = None) -> SearchResult:
         """Find the passages most related to a query (hybrid vector + BM25 retrieval), without answering."""
-        hits = _engine(assistant, lambda: assistant.search(query, top_k))
-        return SearchResult(query=query, passages=[
-            Passage(rank=i, source=h.meta.get("source", ""), title=h.meta.get("title", ""),
-                    start=int(h.meta.get("start", 0)), end=int(h.meta.get("end", 0)), text=h.text, score=h.score,
-                    vector_score=h.vector_score, bm25_score=h.bm25_score) for i, h in enumerate(hits, 1)])
+        return SearchResult(query=query, passages=_engine(assistant, lambda: assistant.search(query, top_k)))
 
     @server.tool(annotations=READ_ONLY)
     def list_documents() -> DocumentList:

@@ -45,6 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from rag import Answer, Assistant, Citation, ConfigError, InputError, LLMError, RagError, StoreError
+from rag.types import Final, TextDelta
 
 log = logging.getLogger("ui.openai_api")
 MODEL_PREFIX = "rag-cited"
@@ -269,29 +270,21 @@ def conversation(messages: list[Message]) -> tuple[str, list[dict]]:
     return turns[last][1], [{"role": r, "content": t} for r, t in turns[:last] if t]
 
 
-# -- the engine's stream: the one place that knows its item types ---------------------------------------
-@dataclass(frozen=True)
-class Delta:
-    text: str
-
-
-@dataclass(frozen=True)
-class Final:
-    answer: Answer
-
-
+# -- the engine's stream: the one place that reads its events -------------------------------------------
 def answer_events(assistant: Assistant, question: str, history: list[dict], *, top_k: int | None,
-                  mode: str | None) -> Iterator[Delta | Final]:
-    for item in assistant.stream(question, history, top_k=top_k, mode=mode):
-        yield Final(item) if isinstance(item, Answer) else Delta(item)
+                  mode: str | None) -> Iterator[TextDelta | Final]:
+    """Text deltas, then the final answer (a Notice's text comes again as the answer's `notice`)."""
+    for event in assistant.stream(question, history, top_k=top_k, mode=mode):
+        if isinstance(event, (TextDelta, Final)):
+            yield event
 
 
-def final_answer(events: Iterator[Delta | Final]) -> Answer:
+def final_answer(events: Iterator[TextDelta | Final]) -> Answer:
     answer = None
     for event in events:
         if isinstance(event, Final):
             answer = event.answer
-    assert answer is not None, "the engine's stream ends with its Answer"
+    assert answer is not None, "the engine's stream ends with Final"
     return answer
 
 
@@ -316,7 +309,7 @@ class _Reply:
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-def sse(reply: _Reply, first: Delta | Final, events: Iterator[Delta | Final], *, live: bool,
+def sse(reply: _Reply, first: TextDelta | Final, events: Iterator[TextDelta | Final], *, live: bool,
         assistant: Assistant) -> Iterator[str]:
     """Chunks: the role, the text, then a last one with finish_reason "stop" and the citations; then [DONE].
 
@@ -342,7 +335,7 @@ def sse(reply: _Reply, first: Delta | Final, events: Iterator[Delta | Final], *,
     yield "data: [DONE]\n\n"
 
 
-def _chain(first: Delta | Final, events: Iterator[Delta | Final]) -> Iterator[Delta | Final]:
+def _chain(first: TextDelta | Final, events: Iterator[TextDelta | Final]) -> Iterator[TextDelta | Final]:
     yield first
     yield from events
 
