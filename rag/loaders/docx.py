@@ -70,7 +70,8 @@ def load_docx(data: bytes, name: str) -> tuple[str, str]:
         paragraphs, heading = _paragraphs(d)
         title = (d.core_properties.title or "").strip()
     except etree.XMLSyntaxError as e:
-        hint = "a text run over lxml's 10 MB limit; split it" if "huge" in str(e).lower() else "re-save it from Word"
+        huge = any(w in str(e).lower() for w in ("huge", "too long"))
+        hint = "a text run over lxml's 10 MB limit; split it" if huge else "re-save it from Word"
         raise IngestError(f"{name}: the .docx has malformed XML ({e}); {hint}") from e
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, IndexError, EOFError,
             NotImplementedError, etree.LxmlError) as e:

@@ -2,7 +2,7 @@
 
 A file is text when it decodes: a UTF-8/16/32 byte-order mark decides; else strict UTF-8; else an
 encoding that charset-normalizer detects *confidently* (low mess, a recognised language or enough
-non-ASCII evidence; Latin ties go to cp1252). Known binary signatures (PNG, ZIP, ELF, PDF …), NUL bytes
+non-ASCII evidence; ties go to Windows code pages). Known binary signatures (PNG, ZIP, ELF, PDF …), NUL bytes
 in the first 8 KB (without a UTF-16/32 mark), or a high share of control characters mean binary. NUL
 bytes further in are stripped, so they never reach the index. Newlines are normalised to "\\n".
 Left out: UTF-16/32 without a byte-order mark (read as binary), and guessing between similar legacy
@@ -34,7 +34,10 @@ _MAGIC = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"GIF87a", "a GIF image"), (b"
           (b"\xcf\xfa\xed\xfe", "a Mach-O binary"), (b"wOFF", "a web font"), (b"wOF2", "a web font"),
           (b"OggS", "Ogg audio/video"), (b"fLaC", "FLAC audio"), (b"\x00asm", "WebAssembly"))
 _CONTROL = re.compile(r"[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")  # NUL, \t\n\v\f\r, ESC excluded
-_LATIN_TIES = ("cp1252", "latin_1", "iso8859_15")
+# When several code pages decode equally cleanly, the Windows ones win (cp1252 first): charset-normalizer
+# otherwise picks e.g. cp1250 for French or mac_cyrillic for Russian and garbles a few letters.
+_TIE_ORDER = ("cp1252", "cp1251", "cp1250", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+              "latin_1", "iso8859_15")
 
 
 def binary_kind(data: bytes) -> str | None:
@@ -96,8 +99,8 @@ def _detect(data: bytes, name: str, err: UnicodeDecodeError) -> str:
     if best is None or best.chaos > _DETECT_MAX_CHAOS or (best.coherence == 0 and evidence < _DETECT_MIN_EVIDENCE):
         raise IngestError(f"{name}: not valid UTF-8 (byte {err.start}) and its encoding could not be detected "
                           "with confidence; re-save it as UTF-8") from err
-    ties = {m.encoding for m in matches if m.chaos <= best.chaos and m.coherence >= best.coherence}
-    encoding = next((e for e in _LATIN_TIES if e in ties), best.encoding)
+    ties = {m.encoding for m in matches if m.chaos <= best.chaos + 0.01}
+    encoding = next((e for e in _TIE_ORDER if e in ties), best.encoding)
     try:
         return data.decode(encoding)
     except (LookupError, UnicodeDecodeError) as e:
