@@ -139,6 +139,20 @@ def test_unknown_url_and_passage_errors(url):
     assert whole["start"] == 0 and len(whole["text"]) == whole["end"] > 1000
 
 
+def test_engine_errors_are_one_line_without_server_paths(tmp_path, embedder):
+    from fastapi.testclient import TestClient
+
+    from ui.openai_api import openai_app
+
+    Assistant(data_dir=tmp_path, embed_model=embedder).ingest([SEEDS])
+    changed = Assistant(data_dir=tmp_path, embed_model=embedder, chunk_size=100)  # the index no longer fits
+    with TestClient(openai_app(changed)) as api:
+        r = api.post("/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": QUESTION}]})
+    error = r.json()["error"]
+    assert r.status_code == 500 and error["type"] == "server_error" and "--rebuild" in error["message"]
+    assert str(tmp_path) not in r.text and "<data dir>" in error["message"] and "Traceback" not in r.text
+
+
 def test_gradio_app_still_serves_at_the_root(url, assistant):
     page = httpx.get(f"{url}/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

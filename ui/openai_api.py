@@ -98,10 +98,14 @@ def _install_error_handlers(app: FastAPI, assistant: Assistant) -> None:
     async def rag_error(_: Request, e: RagError) -> JSONResponse:
         return engine_error(e, assistant).response()
 
+    async def bug(_: Request, e: Exception) -> JSONResponse:  # the traceback goes to the server's log only
+        return ApiError(500, "internal error (the server's log has the details)", kind="server_error").response()
+
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RagError, rag_error)
+    app.add_exception_handler(Exception, bug)
 
 
 # -- access --------------------------------------------------------------------------------------------
