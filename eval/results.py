@@ -115,7 +115,8 @@ def score_case(case: EvalCase, answer: Answer, gold_source: str | None,
     row = CaseResult(id=case.id, type=case.type, question=case.question, history=list(history),
                      answerable=case.answerable, source=gold_source, expected=case.expected, evidence=case.evidence,
                      evidence_spans=spans, answer=answer.text, abstained=answer.abstained, mode=answer.mode,
-                     notice=answer.notice, citations=cites, retrieved=answer.retrieved,
+                     notice=answer.notice, citations=cites,
+                     retrieved=[r.model_dump(exclude={"text"}) for r in answer.retrieved],
                      timings_ms=answer.timings_ms, top_score=answer.support if answer.support is not None
                      else max((c.score for c in cites), default=None))
     vals: dict[str, float | None] = {}
@@ -126,7 +127,7 @@ def score_case(case: EvalCase, answer: Answer, gold_source: str | None,
         failures.append(f"citation [{c.id}] is not exact: quote != document_text({c.source})[{c.start}:{c.end}]")
 
     if case.answerable:
-        retrieved = [(r.get("source", ""), (int(r.get("start") or 0), int(r.get("end") or 0))) for r in answer.retrieved]
+        retrieved = [(r.source, (r.start, r.end)) for r in answer.retrieved]
         rank = m.first_hit_rank(retrieved, gold_source, spans)
         row.evidence_rank = rank
         for k in m.KS:

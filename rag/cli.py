@@ -70,7 +70,7 @@ def _print_report(report, console) -> None:
 
 
 def _seed_if_empty(assistant: Assistant) -> None:
-    if assistant.store.docs.count() == 0:
+    if assistant.status()["documents"] == 0:
         err = _err()
         err.print("[dim]The index is empty: ingesting the seed corpus first…[/dim]")
         progress, update = _progress_bar()
@@ -95,16 +95,16 @@ def _print_answer(answer, console, streamed: bool = False) -> None:
 
 
 def _ask_once(assistant: Assistant, question: str, history, console, top_k=None):
-    """Print streamed tokens (LLM mode), then the final answer if verification changed it, then sources."""
+    """Print the answer as it streams, then the verified answer if verification changed it, then sources."""
+    from rag.types import Final, TextDelta
+
     answer, streamed = None, ""
-    live = assistant.settings.effective_mode() == "llm"
-    for item in assistant.stream(question, history, top_k=top_k):
-        if isinstance(item, str):
-            if live:
-                console.print(item, end="", markup=False, soft_wrap=True)
-                streamed += item
-        else:
-            answer = item
+    for event in assistant.stream(question, history, top_k=top_k):
+        if isinstance(event, TextDelta):
+            console.print(event.text, end="", markup=False, soft_wrap=True)
+            streamed += event.text
+        elif isinstance(event, Final):  # its notice (if any) is printed below, once
+            answer = event.answer
     if streamed:
         console.print()
         if answer.notice:
@@ -307,6 +307,12 @@ def cmd_eval(args, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)  # the library's notices (e.g. waiting for a lock), one line each
+    handler.setFormatter(logging.Formatter("rag: %(message)s"))
+    logging.getLogger("rag").addHandler(handler)
+    logging.getLogger("rag").setLevel(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     args = build_parser().parse_args(argv)

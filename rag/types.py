@@ -1,4 +1,5 @@
-"""Values that cross a boundary (printed as JSON, saved, shown in the UI) and the internal chunk value."""
+"""Values that cross a boundary (printed as JSON, saved, shown in the UI), the internal chunk value, and the
+typed events of the answer stream."""
 
 from __future__ import annotations
 
@@ -34,7 +35,26 @@ class Answer(BaseModel):
     mode: str = "extractive"
     support: float | None = Field(None, description="Answerability in [0, 1]; below abstain_threshold it abstains")
     notice: str | None = Field(None, description="One-line notice, e.g. the LLM fell back to extractive")
-    retrieved: list[dict] = Field(default_factory=list, description="Retrieved chunks: id, source, score, ranks")
+    retrieved: list[RetrievedChunk] = Field(default_factory=list, description="The passages retrieved, best first")
+
+
+class RetrievedChunk(BaseModel):
+    """One retrieved passage with how it ranked (vector, BM25, fused)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    source: str
+    title: str
+    sha256: str = Field(description="Version of the document the offsets index into")
+    start: int
+    end: int
+    text: str
+    score: float = Field(description="Fused reciprocal-rank score")
+    vector_score: float | None = Field(None, description="Cosine similarity to the question")
+    bm25_score: float | None = None
+    vector_rank: int | None = None
+    bm25_rank: int | None = None
+    rank: int = 0
 
 
 class Skipped(BaseModel):
@@ -81,6 +101,20 @@ class Document:
 
 
 @dataclass(frozen=True)
+class ChunkMeta:
+    """What the store keeps beside each chunk's vector and text (encoded for Chroma in `rag.store` only)."""
+
+    source: str
+    title: str
+    doc_sha: str  # the document version whose text start/end index into
+    chunk_index: int
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...] = ()  # absolute (start, end) sentence spans
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
 class Chunk:
     """``text == document.text[start:end]``; ``sentences`` are absolute (start, end) spans inside it."""
 
@@ -89,3 +123,28 @@ class Chunk:
     start: int
     end: int
     sentences: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+
+
+# -- the answer stream: what `Assistant.stream` yields, one type per kind ---------------------------------
+@dataclass(frozen=True)
+class TextDelta:
+    """More answer text, in order (LLM tokens as they arrive; extractive sentences)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A one-line message for the user (e.g. the LLM failed and the extractive answer follows)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The finished, verified answer; always the last event."""
+
+    answer: Answer
+
+
+StreamEvent = TextDelta | Notice | Final

@@ -34,9 +34,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         self.server.requests.append(body)
+        self.server.last_headers = dict(self.headers)
         reply = self.server.script(body["messages"])
         if isinstance(reply, int):
-            self._json(reply, {"error": {"message": f"scripted failure {reply}", "type": "server_error"}})
+            # like some real endpoints, the error body echoes the request headers (the API key among them)
+            self._json(reply, {"error": {"message": f"scripted failure {reply}; headers: {dict(self.headers)}",
+                                         "type": "server_error"}})
             return
         created = int(time.time())
         if not body.get("stream"):
@@ -73,6 +76,10 @@ class ScriptedOpenAI:
     @property
     def requests(self) -> list[dict]:
         return self.httpd.requests
+
+    @property
+    def last_headers(self) -> dict:
+        return getattr(self.httpd, "last_headers", {})
 
     def script(self, fn) -> None:
         self.httpd.script = fn

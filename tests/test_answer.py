@@ -57,11 +57,13 @@ def test_answers_stay_short(seeded):
     assert len(ans.text) < 1200
 
 
-def test_stream_yields_text_then_the_answer(seeded):
-    items = list(seeded.stream("What did Ilham Aliyev promise?"))
-    *deltas, final = items
-    assert deltas and all(isinstance(d, str) for d in deltas)
-    assert "".join(deltas) == final.text
+def test_stream_yields_typed_text_deltas_then_the_final_answer(seeded):
+    from rag.types import Final, TextDelta
+
+    *deltas, final = list(seeded.stream("What did Ilham Aliyev promise?"))
+    assert deltas and all(isinstance(d, TextDelta) for d in deltas)
+    assert isinstance(final, Final) and "".join(d.text for d in deltas) == final.answer.text
+    assert {"embed_ms", "retrieve_ms", "answer_ms", "total_ms"} <= set(final.answer.timings_ms)
 
 
 def test_empty_question_is_refused(seeded):

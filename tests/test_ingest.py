@@ -51,7 +51,7 @@ def test_vanished_file_is_pruned_unless_asked_not_to(tmp_path, embedder, corpus)
     assert report.removed == ["notes/ships.md"]
     assert {d.source for d in a.documents()} == {"notes/article.txt"}
     assert a.store.chunk_ids_for("notes/ships.md") == []
-    assert all(h["source"] != "notes/ships.md" for h in a.ask("ferry Aldebaran pier").retrieved)
+    assert all(h.source != "notes/ships.md" for h in a.ask("ferry Aldebaran pier").retrieved)
 
 
 def test_bad_files_are_reported_and_good_ones_ingested(tmp_path, embedder, corpus):

@@ -20,7 +20,7 @@ def llm_server():
 @pytest.fixture(scope="module")
 def llm_assistant(tmp_path_factory, embedder, llm_server):
     a = Assistant(data_dir=tmp_path_factory.mktemp("llm"), embed_model=embedder, llm_base_url=llm_server.url,
-                  llm_model="test-model", llm_timeout=10)
+                  llm_model="test-model", llm_timeout=10, llm_api_key="sk-secret-4417")
     a.ingest([SEEDS])
     return a
 
@@ -31,9 +31,12 @@ def test_streamed_answer_with_verified_citations(llm_assistant, llm_server):
         return f"On December 12, Azerbaijan attacked the villages of Khtsaberd and Khin Taher [{n}]."
 
     llm_server.script(script)
-    items = list(llm_assistant.stream("Which villages did Azerbaijan attack on December 12?"))
-    *deltas, answer = items
-    assert len(deltas) > 3  # token by token
+    from rag.types import Final, TextDelta
+
+    *deltas, final = list(llm_assistant.stream("Which villages did Azerbaijan attack on December 12?"))
+    assert len(deltas) > 3 and all(isinstance(d, TextDelta) for d in deltas)  # token by token
+    assert isinstance(final, Final)
+    answer = final.answer
     assert answer.mode == "llm" and not answer.abstained and answer.notice is None
     assert "Khtsaberd" in answer.text and answer.text.endswith("[1]")
     assert len(answer.citations) == 1 and "Khin Taher" in answer.citations[0].quote
@@ -83,6 +86,9 @@ def test_http_errors_fall_back_to_extractive(llm_assistant, llm_server, failure)
     answer = llm_assistant.ask("What did Ilham Aliyev promise?")
     assert answer.mode == "extractive" and "iron fist" in answer.text
     assert answer.notice.startswith("LLM unavailable") and str(failure) in answer.notice
+    # status and reason only: never the endpoint's body, which here echoes the request's API key
+    assert "sk-secret-4417" not in answer.notice and "headers" not in answer.notice
+    assert llm_server.requests and "sk-secret-4417" in str(llm_server.last_headers)
 
 
 def test_unreachable_endpoint_falls_back(tmp_path, embedder):

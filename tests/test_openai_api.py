@@ -149,7 +149,7 @@ def test_engine_errors_are_one_line_without_server_paths(tmp_path, embedder):
     with TestClient(openai_app(changed)) as api:
         r = api.post("/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": QUESTION}]})
     error = r.json()["error"]
-    assert r.status_code == 500 and error["type"] == "server_error" and "--rebuild" in error["message"]
+    assert r.status_code == 409 and error["type"] == "invalid_request_error" and "--rebuild" in error["message"]
     assert str(tmp_path) not in r.text and "<data dir>" in error["message"] and "Traceback" not in r.text
 
 

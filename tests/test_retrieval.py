@@ -12,11 +12,11 @@ def test_bm25_finds_rare_names_and_numbers(tmp_path, embedder):
     (d / "part17.txt").write_text("Section 17.\n\nClause 4.2.7 requires the Qwertzland permit to be renewed yearly.")
     a = Assistant(data_dir=tmp_path / "idx", embed_model=embedder)
     a.ingest([d])
-    hits = a.retriever.retrieve("Qwertzland permit clause 4.2.7", k=3)
-    assert hits[0].meta["source"] == "docs/part17.txt"
+    hits = a.search("Qwertzland permit clause 4.2.7", top_k=3)
+    assert hits[0].source == "docs/part17.txt"
     assert hits[0].bm25_rank == 1
     vector_only = Assistant(data_dir=tmp_path / "idx", embed_model=embedder, hybrid=False)
-    assert all(h.bm25_rank is None for h in vector_only.retriever.retrieve("Qwertzland", k=3))
+    assert all(h.bm25_rank is None for h in vector_only.search("Qwertzland", top_k=3))
 
 
 def test_bm25_index_follows_deletes_from_another_assistant(tmp_path, embedder):
@@ -26,17 +26,17 @@ def test_bm25_index_follows_deletes_from_another_assistant(tmp_path, embedder):
     (d / "b.txt").write_text("Harbour fees rose in spring.")
     one = Assistant(data_dir=tmp_path / "idx", embed_model=embedder)
     one.ingest([d])
-    assert one.retriever.retrieve("Zorvathian", k=1)[0].meta["source"] == "docs/a.txt"
+    assert one.search("Zorvathian", top_k=1)[0].source == "docs/a.txt"
     other = Assistant(data_dir=tmp_path / "idx", embed_model=embedder)
     other.delete("docs/a.txt")
-    hits = one.retriever.retrieve("Zorvathian lighthouse", k=5)
-    assert all(h.meta["source"] != "docs/a.txt" for h in hits)
+    hits = one.search("Zorvathian lighthouse", top_k=5)  # `one` reopens: another process-like writer committed
+    assert hits and all(h.source != "docs/a.txt" for h in hits)
 
 
 def test_results_carry_scores_and_ranks(tmp_path, embedder):
     a = Assistant(data_dir=tmp_path / "idx", embed_model=embedder, top_k=3)
     a.ingest([SEEDS])
-    hits = a.retriever.retrieve("Lachin corridor peacekeepers")
+    hits = a.search("Lachin corridor peacekeepers")
     assert len(hits) == 3 and [h.rank for h in hits] == [1, 2, 3]
     assert hits[0].score >= hits[1].score >= hits[2].score
     assert all(h.vector_score is not None and -1 <= h.vector_score <= 1 for h in hits)

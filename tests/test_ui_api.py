@@ -6,6 +6,7 @@ import html
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import gradio as gr
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, AuthenticationError
@@ -107,17 +108,17 @@ def test_upload_ask_delete(served, tmp_path):
 def test_rejected_uploads_are_named_and_the_rest_goes_in(served, tmp_path):
     assistant, client = served
     (tmp_path / "empty.txt").write_bytes(b"")
-    (tmp_path / "notes.xyz").write_text("not a supported type", encoding="utf-8")
+    (tmp_path / "notes.xlsx").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)  # a spreadsheet: not read
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (tmp_path / "quill.md").write_text("# Quill\n\nThe Brastovan quill museum opens at dawn on Tuesdays.\n",
                                        encoding="utf-8")
-    files = [handle_file(str(tmp_path / n)) for n in ("empty.txt", "notes.xyz", "broken.pdf", "quill.md")]
+    files = [handle_file(str(tmp_path / n)) for n in ("empty.txt", "notes.xlsx", "broken.pdf", "quill.md")]
     report = client.predict(files, api_name="/ingest")
     assert report["added"] == ["uploads/quill.md"], report
     reasons = {s["source"]: s["reason"] for s in report["skipped"]}
-    assert set(reasons) == {"uploads/empty.txt", "uploads/notes.xyz", "uploads/broken.pdf"}
+    assert set(reasons) == {"uploads/empty.txt", "uploads/notes.xlsx", "uploads/broken.pdf"}
     assert "empty.txt" in reasons["uploads/empty.txt"] and "empty" in reasons["uploads/empty.txt"]
-    assert "notes.xyz" in reasons["uploads/notes.xyz"] and "unsupported" in reasons["uploads/notes.xyz"]
+    assert "notes.xlsx" in reasons["uploads/notes.xlsx"] and "unsupported" in reasons["uploads/notes.xlsx"]
     assert "broken.pdf" in reasons["uploads/broken.pdf"]
     uploads = assistant.settings.data_dir / "uploads"
     assert sorted(p.name for p in uploads.iterdir() if not p.name.startswith(".")) == ["quill.md"]
@@ -246,3 +247,59 @@ def test_empty_index_is_handled(tmp_path, embedder):
         assert result["abstained"] and not result["citations"]
         client.close()
     assert "No documents are indexed yet" in render.sources_panel(None, 0, assistant.document_text, documents=0)
+
+
+# -- uploads only: a path to a file on the server is refused, with and without a login --------------
+def _raw_ingest(http, url: str, path) -> str:
+    """Call /ingest over plain HTTP with a FileData naming `path`, as any client could; the event stream."""
+    payload = {"data": [[{"path": str(path), "meta": {"_type": "gradio.FileData"}}]]}
+    r = http.post(f"{url}gradio_api/call/ingest", json=payload)
+    if r.status_code != 200:
+        return f"HTTP {r.status_code}"
+    return http.get(f"{url}gradio_api/call/ingest/{r.json()['event_id']}", timeout=120).text
+
+
+def _api_fn(app, name: str):
+    return next(f.fn for f in app.fns.values() if f.api_name == name)
+
+
+@pytest.mark.parametrize("login", [None, ("ann", "s3cret")])
+def test_a_server_path_sent_to_ingest_is_refused(tmp_path, embedder, login):
+    import httpx
+
+    assistant = Assistant(data_dir=tmp_path / "idx", embed_model=embedder)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code is 4417 and the vault is under the harbour office.")
+    app = build_app(assistant)
+    app.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+               auth=[login] if login else None)
+    try:
+        with httpx.Client(timeout=60) as http:
+            if login:
+                assert _raw_ingest(http, app.local_url, secret) == "HTTP 401"  # no login: nothing is read
+                assert http.post(f"{app.local_url}login", data=dict(zip(("username", "password"), login))).is_success
+            out = _raw_ingest(http, app.local_url, secret)
+        assert "event: error" in out and "not uploaded" in out, out
+        # the app's own check, for a path that got past Gradio's preprocessing
+        with pytest.raises(gr.Error, match="only files uploaded to this app"):
+            _api_fn(app, "ingest")([str(secret)])
+    finally:
+        app.close()
+    assert assistant.documents() == []
+    assert not (tmp_path / "idx" / "uploads" / "secret.txt").exists()
+
+
+def test_a_rejected_upload_is_not_kept_and_leftovers_do_not_block_later_uploads(tmp_path, embedder):
+    assistant = Assistant(data_dir=tmp_path / "idx", embed_model=embedder)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    report = ingest_uploads(assistant, [(str(bad), "bad.txt")])
+    assert [s.source for s in report.skipped] == ["uploads/bad.txt"]
+    assert not (tmp_path / "idx" / "uploads" / "bad.txt").exists()
+    # a file left behind by an interrupted batch is cleared by the next one, which goes in
+    (tmp_path / "idx" / "uploads" / "left.txt").write_bytes(bad.read_bytes())
+    good = tmp_path / "good.txt"
+    good.write_text("The ferry Aldebaran leaves pier 9 at 07:40.")
+    report = ingest_uploads(assistant, [(str(good), "good.txt")])
+    assert report.added == ["uploads/good.txt"] and not report.skipped
+    assert sorted(p.name for p in (tmp_path / "idx" / "uploads").iterdir()) == ["good.txt"]

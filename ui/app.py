@@ -20,6 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag import Answer, Assistant, ConfigError, RagError
+from rag.types import Final, TextDelta
 from ui import render
 from ui.evaluation import evaluation_tab
 from ui.theme import CSS, HEAD, theme
@@ -102,7 +103,7 @@ def details(answer: Answer) -> dict:
             "timings_ms": answer.timings_ms,
             "citations": [{"id": c.id, "source": c.source, "start": c.start, "end": c.end, "score": c.score}
                           for c in answer.citations],
-            "retrieved": answer.retrieved}
+            "retrieved": [r.model_dump(exclude={"text"}) for r in answer.retrieved]}
 
 
 def check_history(history) -> list[dict] | None:
@@ -225,11 +226,11 @@ def build_app(assistant: Assistant, *, server_paths: bool = True) -> gr.Blocks:
             yield msgs, "", render.pending_panel(q), gr.skip(), gr.skip()
             text, answer = "", None
             try:
-                for item in assistant.stream(q, engine_history(past), top_k=int(k), mode=chosen_mode):
-                    if isinstance(item, Answer):
-                        answer = item
-                    else:
-                        text += item
+                for event in assistant.stream(q, engine_history(past), top_k=int(k), mode=chosen_mode):
+                    if isinstance(event, Final):
+                        answer = event.answer
+                    elif isinstance(event, TextDelta):  # notices arrive with the final answer
+                        text += event.text
                         msgs[-1]["content"] = render.md_escape(text) + " ▍"
                         yield msgs, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             except RagError as e:
@@ -266,6 +267,7 @@ def build_app(assistant: Assistant, *, server_paths: bool = True) -> gr.Blocks:
 
         # -- documents --------------------------------------------------------------------------
         corpus_out = [header, docs_table, to_delete, chatbot]
+        received = received_as_upload(demo)
 
         def refresh(past: list[Answer] | None = None):
             n_docs = assistant.status()["documents"]
@@ -278,8 +280,11 @@ def build_app(assistant: Assistant, *, server_paths: bool = True) -> gr.Blocks:
             if not paths:
                 return (gr.skip(),) * 6
             progress(0.0, desc="Reading files")
-            report = ingest_uploads(assistant, [(p, Path(p).name) for p in paths],
-                                    progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
+            try:
+                report = ingest_uploads(assistant, [(p, Path(p).name) for p in paths], received=received,
+                                        progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
+            except RagError as e:
+                raise gr.Error(str(e)) from e
             return upload_report_html(report), None, *corpus_updates()
 
         upload.upload(on_upload, upload, [upload_report, upload] + corpus_out, api_visibility=PRIVATE,
@@ -309,7 +314,8 @@ def build_app(assistant: Assistant, *, server_paths: bool = True) -> gr.Blocks:
         def api_ingest(paths: list[str] | None) -> dict:
             """Add files (kept under uploads/); returns the IngestReport for them as JSON."""
             try:
-                return ingest_uploads(assistant, [(p, Path(p).name) for p in paths or []]).model_dump()
+                return ingest_uploads(assistant, [(p, Path(p).name) for p in paths or []],
+                                      received=received).model_dump()
             except RagError as e:
                 raise gr.Error(str(e)) from e
 
@@ -328,6 +334,18 @@ def build_app(assistant: Assistant, *, server_paths: bool = True) -> gr.Blocks:
 
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
+
+
+def received_as_upload(demo: gr.Blocks):
+    """A check that a path is a file this server received through its upload route (and nothing else)."""
+    from gradio.utils import get_upload_folder
+
+    def received(path: Path) -> bool:
+        folder, real = Path(get_upload_folder()).resolve(), Path(path).resolve()
+        return (real.is_relative_to(folder) and real.is_file()
+                and bool({str(path), str(real)} & set(demo.upload_file_set)))
+
+    return received
 
 
 def delete_source(assistant: Assistant, source: str) -> bool:

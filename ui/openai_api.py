@@ -44,13 +44,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from rag import Answer, Assistant, Citation, ConfigError, InputError, LLMError, RagError, StoreError
+from rag import (
+    Answer,
+    Assistant,
+    Citation,
+    ConfigError,
+    IndexMismatchError,
+    InputError,
+    LLMError,
+    RagError,
+    StoreError,
+)
 from rag.types import Final, TextDelta
 
 log = logging.getLogger("ui.openai_api")
 MODEL_PREFIX = "rag-cited"
 # engine errors → HTTP status; anything else a RagError says is a server-side problem
-_STATUS = {InputError: 400, ConfigError: 400, StoreError: 503, LLMError: 503}
+_STATUS = {InputError: 400, ConfigError: 400, IndexMismatchError: 409, StoreError: 503, LLMError: 503}
 
 
 # -- errors in OpenAI's shape ------------------------------------------------------------------------
@@ -72,7 +82,7 @@ def engine_error(e: RagError, assistant: Assistant) -> ApiError:
     """A RagError as an API error: its one-line message, the data directory's path replaced."""
     status = next((s for t, s in _STATUS.items() if isinstance(e, t)), 500)
     message = str(e).replace(str(assistant.settings.data_dir), "<data dir>")
-    return ApiError(status, message, kind="invalid_request_error" if status == 400 else "server_error")
+    return ApiError(status, message, kind="invalid_request_error" if status < 500 else "server_error")
 
 
 def _install_error_handlers(app: FastAPI, assistant: Assistant) -> None:

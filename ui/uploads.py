@@ -4,8 +4,10 @@ The uploads folder is ingested as a whole, so every upload's source is "uploads/
 removed from the folder leaves the index. A name is reduced to its last path component and to
 [A-Za-z0-9._-] (no traversal, no hidden files, no shell surprises). A new upload with the name of an
 indexed one replaces it; if the new file is rejected the previous one is put back. Rejected files
-(too large, unsupported, empty, corrupt) are reported with a reason and removed from the folder; the
-others still go in. Left out: per-user upload folders (one index is shared by everyone on a server).
+(too large, unsupported, empty, corrupt, over a parse budget) are reported with a reason and removed
+from the folder; the others still go in; leftovers of an interrupted batch are cleared by the next one.
+Only files the web server received as uploads are accepted (`received`): a path to any other file on
+the server is refused. Left out: per-user upload folders (one index is shared by everyone on a server).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import re
 import shutil
 import threading
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from rag import Assistant, IngestReport, Skipped
+from rag import Assistant, IngestReport, InputError, Skipped
 
 UPLOADS = "uploads"
 MAX_NAME = 120
@@ -55,57 +58,89 @@ def file_for_source(assistant: Assistant, source: str) -> Path | None:
     return path if path.parent == folder else None
 
 
-def ingest_uploads(assistant: Assistant, files: list[tuple[str, str]], progress=None) -> IngestReport:
+def ingest_uploads(assistant: Assistant, files: list[tuple[str, str]], progress=None, *,
+                   received: Callable[[Path], bool] | None = None) -> IngestReport:
     """Copy (temp path, original name) pairs into the uploads folder and ingest them.
 
-    The returned report lists only these files (plus anything pruned from the folder).
+    `received(path)` says whether the web server received that file as an upload; when given, any other
+    path (a file elsewhere on the server) refuses the whole request. The returned report lists only these
+    files (plus anything pruned from the folder).
     """
-    limit = assistant.settings.upload_max_mb * 2**20
+    if received is not None:
+        foreign = [name or Path(tmp).name for tmp, name in files if not received(Path(tmp))]
+        if foreign:
+            raise InputError(f"refused {', '.join(foreign)}: only files uploaded to this app in the request can be "
+                             "added; send the file's contents as an upload")
     folder = uploads_dir(assistant)
     folder.mkdir(parents=True, exist_ok=True)
-    pre_skipped: list[Skipped] = []
-    staged: dict[str, str] = {}  # source → original name
-    backups: dict[str, Path] = {}
     with _lock:
+        _tidy(assistant, folder)
+        staged, backups, pre_skipped = _stage(files, folder, assistant.settings.upload_max_mb)
         try:
-            for tmp, original in files:
-                name = safe_name(original or Path(tmp).name)
-                stem, ext = os.path.splitext(name)
-                n = 2
-                while source_of(name) in staged:  # two different files of the same name in one batch
-                    name, n = f"{stem}-{n}{ext}", n + 1
-                source = source_of(name)
-                try:
-                    size = os.path.getsize(tmp)
-                except OSError as e:
-                    pre_skipped.append(Skipped(source=source, reason=f"{original}: cannot read the upload ({e.strerror or e})"))
-                    continue
-                if size > limit:
-                    pre_skipped.append(Skipped(source=source, reason=(
-                        f"{original}: {size / 2**20:.1f} MB is larger than the {assistant.settings.upload_max_mb} MB "
-                        "upload limit (setting upload_max_mb)")))
-                    continue
-                target = folder / name
-                if target.exists():
-                    backup = folder / f".{name}.previous"
-                    os.replace(target, backup)
-                    backups[source] = backup
-                shutil.copyfile(tmp, target)
-                staged[source] = original
             report = assistant.ingest([folder], progress=progress) if staged else IngestReport()
         except BaseException:
             for source, backup in backups.items():
                 os.replace(backup, folder / source.split("/", 1)[1])
             raise
-        rejected = {s.source for s in report.skipped}
-        for source in staged:
-            target, backup = folder / source.split("/", 1)[1], backups.get(source)
-            if source in rejected:
-                target.unlink(missing_ok=True)
-                if backup:
-                    os.replace(backup, target)  # the previously indexed file stays
-            elif backup:
-                backup.unlink(missing_ok=True)
+        _settle(report, staged, backups, folder)
+    return _own_report(report, staged, pre_skipped)
+
+
+def _tidy(assistant: Assistant, folder: Path) -> None:
+    """Leftovers of an interrupted batch: put back replaced files, drop files the index does not hold."""
+    for backup in folder.glob(".*.previous"):
+        os.replace(backup, folder / backup.name[1:-len(".previous")])
+    indexed = {d.source for d in assistant.documents()}
+    for f in folder.iterdir():
+        if f.is_file() and source_of(f.name) not in indexed:
+            f.unlink(missing_ok=True)
+
+
+def _stage(files: list[tuple[str, str]], folder: Path, max_mb: int):
+    """Copy the uploads in under safe names; (source → original name, source → backup, too-large skips)."""
+    staged: dict[str, str] = {}
+    backups: dict[str, Path] = {}
+    skipped: list[Skipped] = []
+    for tmp, original in files:
+        name = safe_name(original or Path(tmp).name)
+        stem, ext = os.path.splitext(name)
+        n = 2
+        while source_of(name) in staged:  # two different files of the same name in one batch
+            name, n = f"{stem}-{n}{ext}", n + 1
+        source = source_of(name)
+        try:
+            size = os.path.getsize(tmp)
+        except OSError as e:
+            skipped.append(Skipped(source=source, reason=f"{original}: cannot read the upload ({e.strerror or e})"))
+            continue
+        if size > max_mb * 2**20:
+            skipped.append(Skipped(source=source, reason=(
+                f"{original}: {size / 2**20:.1f} MB is larger than the {max_mb} MB upload limit (setting "
+                "upload_max_mb, RAG_UPLOAD_MAX_MB)")))
+            continue
+        target = folder / name
+        if target.exists():
+            backups[source] = folder / f".{name}.previous"
+            os.replace(target, backups[source])
+        shutil.copyfile(tmp, target)
+        staged[source] = original
+    return staged, backups, skipped
+
+
+def _settle(report: IngestReport, staged: dict[str, str], backups: dict[str, Path], folder: Path) -> None:
+    """A rejected upload is not kept (the version it replaced comes back); an accepted one drops its backup."""
+    rejected = {s.source for s in report.skipped}
+    for source in staged:
+        target, backup = folder / source.split("/", 1)[1], backups.get(source)
+        if source in rejected:
+            target.unlink(missing_ok=True)
+            if backup:
+                os.replace(backup, target)  # the previously indexed file stays
+        elif backup:
+            backup.unlink(missing_ok=True)
+
+
+def _own_report(report: IngestReport, staged: dict[str, str], pre_skipped: list[Skipped]) -> IngestReport:
     renamed = {s: o for s, o in staged.items() if PurePosixPath(s).name != o}
     skipped = pre_skipped + [
         Skipped(source=s.source, reason=s.reason + (f" (uploaded as {renamed[s.source]})" if s.source in renamed else ""))

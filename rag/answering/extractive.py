@@ -9,22 +9,31 @@ document order. A kept sentence that leans on the one before it ("These attacks 
 sentence along, so claims keep their attribution ("According to Baku, …"); a dangling continuation
 right after a kept sentence ("However, this attack was repelled.") comes along too. When the
 answerability score (`support`) is below `abstain_threshold` it abstains and offers the closest
-passages. Left out: generating new wording (that is the LLM answerer's job).
+passages. `ExtractiveAnswerer` wires these steps and caches sentence vectors across questions.
+Left out: generating new wording (that is the LLM answerer's job).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag.answering.base import Draft, Evidence
 from rag.lexical import QUESTION_WORDS, terms, words
-from rag.retrieval import Hit
-from rag.store import decode_spans
-from rag.types import Citation
+from rag.types import Citation, TextDelta
+
+if TYPE_CHECKING:
+    from rag.embeddings import Embedder
+    from rag.retrieval import Hit
+    from rag.settings import Settings
+
+VEC_CACHE_SIZE = 50_000  # sentence vectors kept across questions (~75 MB at 384 dims)
 
 W_EMBED, W_LEXICAL, W_RANK, W_TYPE = 0.50, 0.40, 0.10, 0.06
 W_FRAGMENT = 0.06  # headings and other lines that are not sentences rank a little lower
@@ -98,8 +107,8 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
     titled: set[str] = set()
     for hit in hits:
         m = hit.meta
-        source, c0 = m.get("source", ""), int(m.get("start", 0))
-        spans = decode_spans(m.get("sentences", "[]"))
+        source, c0 = m.source, m.start
+        spans = m.sentences
         for j, (a, b) in enumerate(spans):
             key = (source, a)
             if key in seen:
@@ -111,17 +120,17 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
             if j + 1 < len(spans):
                 na, nb = spans[j + 1]
                 nxt = (na, nb, hit.text[na - c0:nb - c0])
-            seen[key] = Sentence(source, m.get("title", ""), a, b, hit.text[a - c0:b - c0], hit.id, hit.rank, prev, nxt,
-                                 sha256=m.get("doc_sha", ""))
-        if source not in titled and m.get("title"):
+            seen[key] = Sentence(source, m.title, a, b, hit.text[a - c0:b - c0], hit.id, hit.rank, prev, nxt,
+                                 sha256=m.doc_sha)
+        if source not in titled and m.title:
             titled.add(source)
             text = document_text(source) or ""
-            pos = text.find(m["title"])
-            if pos >= 0 and (source, pos) in seen and seen[(source, pos)].end == pos + len(m["title"]):
+            pos = text.find(m.title)
+            if pos >= 0 and (source, pos) in seen and seen[(source, pos)].end == pos + len(m.title):
                 seen[(source, pos)].is_title = True  # the title line is already a candidate sentence
             elif pos >= 0 and (source, pos) not in seen:
-                seen[(source, pos)] = Sentence(source, m["title"], pos, pos + len(m["title"]), m["title"], hit.id,
-                                               hit.rank, None, is_title=True, sha256=m.get("doc_sha", ""))
+                seen[(source, pos)] = Sentence(source, m.title, pos, pos + len(m.title), m.title, hit.id,
+                                               hit.rank, None, is_title=True, sha256=m.doc_sha)
     return list(seen.values())
 
 
@@ -229,3 +238,55 @@ def abstain(picked: list[Sentence]) -> tuple[str, list[Citation]]:
     citations = [s.citation(n) for n, s in enumerate(picked, 1)]
     refs = ", ".join(f"[{c.id}]" for c in citations) or "none"
     return (NO_ANSWER.format(refs=refs) if citations else "The documents don't say: nothing relevant is indexed."), citations
+
+
+class ExtractiveAnswerer:
+    """Quote the best retrieved sentences, each cited by its exact span; abstain below the answerability threshold."""
+
+    mode = "extractive"
+
+    def __init__(self, embedder: Embedder, settings: Settings):
+        self.embedder, self.settings = embedder, settings
+        self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def condense(self, question: str, history: list[dict] | None) -> str:
+        return condense(question, history)
+
+    def answer(self, question: str, query: str, evidence: Evidence) -> Generator[TextDelta, None, Draft]:
+        draft = self.draft(question, query, evidence)
+        for piece in re.split(r"(?<=\])(?=\s)", draft.text):  # one delta per cited sentence
+            if piece:
+                yield TextDelta(piece)
+        return draft
+
+    def draft(self, question: str, query: str, evidence: Evidence) -> Draft:
+        sents = list(evidence.sentences)
+        if not sents:
+            text, cites = abstain([])
+            return Draft(text, cites, True, support=0.0)
+        qvec = evidence.query_vector
+        if query != question:  # a follow-up: lean on this turn's words, keep some of the condensed query
+            qvec = 0.7 * self.embedder.embed([question])[0] + 0.3 * qvec
+            qvec = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
+        score(question, query, sents, qvec, self._vectors([s.text for s in sents]), evidence.idf)
+        sup = support(sents, max((h.vector_score or 0.0) for h in evidence.hits))
+        chosen = select(sents, self.settings.max_sentences)
+        if sup < self.settings.abstain_threshold:
+            text, cites = abstain(chosen[:2])
+            return Draft(text, cites, True, support=round(sup, 4))
+        text, cites = compose(question, with_context(chosen, sents))
+        return Draft(text, cites, False, support=round(sup, 4))
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors, cached across questions (the same chunks come back often)."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vecs = self.embedder.embed(missing)
+            with self._lock:
+                self._cache.update(zip(missing, vecs))
+                while len(self._cache) > VEC_CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))
+        with self._lock:
+            return np.stack([self._cache[t] for t in texts])
