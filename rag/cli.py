@@ -32,6 +32,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["top_k"] = args.top_k
     if getattr(args, "mode", None):
         overrides["answer_mode"] = args.mode
+    if getattr(args, "follow_symlinks", False):
+        overrides["follow_symlinks"] = True
     return Settings(**overrides)
 
 
@@ -247,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+")
     s.add_argument("--rebuild", action="store_true", help="drop the index first (after changing model/chunk settings)")
     s.add_argument("--no-prune", action="store_true", help="keep documents whose files vanished from an ingested folder")
+    s.add_argument("--follow-symlinks", action="store_true",
+                   help="also read symbolic links that point outside the folder (RAG_FOLLOW_SYMLINKS)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ingest)
 
