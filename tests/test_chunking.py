@@ -1,12 +1,25 @@
+import base64
+import hashlib
+import json
 import random
+import time
 
 import pytest
 
-from rag.chunking import chunk_text, count_tokens, split_sentences
+from rag.chunking import (
+    CHUNKER_VERSION,
+    MAX_SEGMENT,
+    MAX_WORD,
+    _bounded,
+    chunk_text,
+    count_tokens,
+    split_sentences,
+)
 from rag.embeddings import MAX_WORDPIECES
 from rag.loaders import load_file
 
 from .conftest import REPO, SEEDS
+from .hostile_files import giant_line, prose
 
 
 def test_sentences_are_exact_and_split_headings():
@@ -60,3 +73,138 @@ def test_over_long_sentence_is_split_at_word_boundaries(embedder):
 
 def test_tiny_and_empty_text():
     assert chunk_text("One. Two.", 160, 32) and chunk_text("", 160, 32) == []
+
+
+# ---- the eval numbers must not move: chunks of the seed and eval corpora are pinned ---------------------
+
+def _digest(parts) -> str:
+    h = hashlib.sha256()
+    for name, value in parts:
+        h.update(name.encode())
+        h.update(json.dumps(value).encode())
+    return h.hexdigest()[:32]
+
+
+def _pinned_corpus() -> list[tuple[str, str]]:
+    paths = sorted((REPO / "eval" / "corpora" / "pydocs").glob("*")) + sorted(SEEDS.glob("*"))
+    return [(p.relative_to(REPO).as_posix(), load_file(p, p.name).text) for p in paths]
+
+
+# Digests of sent-v2's output (commit 4144da3) over eval/corpora/pydocs + seeds: sentence spans, and chunk
+# spans with and without the embedder's window check. A change here changes every eval number.
+PINNED_SENTENCES = "9811794df41150d08315ce20a9b2927b"
+PINNED_CHUNKS = {(160, 32, False): "426302fcf8e6ad5ed4f7cda3b7f8f41e", (160, 32, True): "31f11f2ffb63f23f4292ca6a1608e79b",
+                 (240, 0, False): "a7feacf91d6935138557a55d268d640a", (240, 0, True): "e24c12b8a3d2f60890b02049ea66a53b",
+                 (64, 16, False): "488fec3f0185ae519ff83288d89b16bd", (64, 16, True): "488fec3f0185ae519ff83288d89b16bd"}
+
+
+def test_sentences_and_chunks_of_the_corpora_are_unchanged(embedder):
+    corpus = _pinned_corpus()
+    assert CHUNKER_VERSION == "sent-v2"
+    assert _digest((name, split_sentences(text)) for name, text in corpus) == PINNED_SENTENCES
+    for (size, overlap, window), pinned in PINNED_CHUNKS.items():
+        fits = embedder.fits if window else None
+        got = _digest((name, [(c.start, c.end, c.sentences) for c in chunk_text(text, size, overlap, fits=fits)])
+                      for name, text in corpus)
+        assert got == pinned, (size, overlap, window)
+
+
+# ---- hostile text: linear time, exact spans, nothing lost ------------------------------------------------
+
+def _assert_exact_and_covering(text: str, chunks) -> None:
+    """Every chunk is an exact slice, and every non-space character lies in some chunk's sentence span."""
+    spans = []
+    for c in chunks:
+        assert text[c.start:c.end] == c.text
+        assert all(c.start <= a < b <= c.end for a, b in c.sentences)
+        spans.extend(c.sentences)
+    reached = 0
+    for a, b in sorted(spans):
+        assert not text[reached:a].strip(), f"text[{reached}:{a}] is in no chunk"
+        reached = max(reached, b)
+    assert not text[reached:].strip()
+
+
+@pytest.mark.parametrize("periods", [True, False], ids=["sentences", "no-sentence-end"])
+def test_a_giant_line_is_cut_before_punkt(embedder, periods):
+    text = prose(300_000)  # ~2 MB on one line: one segment of 2 M characters
+    text = text if periods else text.replace(".", "")
+    assert "\n" not in text and len(text) > 50 * MAX_SEGMENT
+    t0 = time.perf_counter()
+    sentences = split_sentences(text)
+    chunks = chunk_text(text, 160, 32, fits=embedder.fits)
+    seconds = time.perf_counter() - t0
+    assert seconds < 40, seconds  # ~3 s on 2 cores; uncut, Punkt hits NLTK's 5 s TimeoutError from ~3 MB
+    assert max(b - a for a, b in sentences) <= MAX_SEGMENT
+    _assert_exact_and_covering(text, chunks)
+
+
+def _letters(n: int, seed: int = 1) -> str:
+    rnd = random.Random(seed)
+    return "".join(rnd.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(n))
+
+
+def _base64(n: int) -> str:
+    return base64.b64encode(random.Random(n).randbytes(n * 3 // 4)).decode()
+
+
+@pytest.mark.parametrize("make,size", [
+    pytest.param(_letters, 4 * 2**20, id="4MB-letters"),
+    pytest.param(_base64, 400_000, id="400KB-base64"),
+    pytest.param(_base64, 5 * 2**20, id="5MB-base64", marks=pytest.mark.slow),
+])
+def test_a_giant_token_without_spaces_is_cut_linearly(embedder, make, size):
+    token = make(size)
+    text = "Before the token. " + token + " After the token."
+    t0 = time.perf_counter()
+    chunks = chunk_text(text, 160, 32, fits=embedder.fits)
+    seconds = time.perf_counter() - t0
+    # linear: ~1 s per MB of letters (a >100-character word is one [UNK] word-piece), ~8 s per MB of base64
+    # (its punctuation splits it into word-pieces; the embedder's own tokenizer is the cost)
+    assert seconds < 10 * len(token) / 2**20 + 5, seconds
+    _assert_exact_and_covering(text, chunks)
+    assert all(embedder.count_wordpieces(c.text) <= MAX_WORDPIECES for c in chunks)
+    assert max(len(c.text) for c in chunks) <= MAX_WORD + 40
+
+
+def test_a_dense_word_that_does_not_fit_the_window_is_halved(embedder):
+    word = "-." * 600  # 1,200 characters of punctuation: few tiktoken tokens, a word-piece per character
+    text = "Dense: " + word
+    chunks = chunk_text(text, 160, 0, fits=embedder.fits)  # used to recurse until RecursionError
+    _assert_exact_and_covering(text, chunks)
+    assert len(chunks) > 2 and all(embedder.fits(c.text) for c in chunks)
+
+
+@pytest.mark.parametrize("text", [
+    "\u00a0\u2003 word\u2028next\u2029para\x0bvt\x0cff \u3000ideographic space " * 2000,
+    ("x" * 25_000 + " ") * 4,
+    "." * 50_000,
+    " \t" * 40_000 + "alone",
+    "# heading\n" * 5000,
+])
+def test_weird_whitespace_and_punctuation_keep_spans_exact(text):
+    t0 = time.perf_counter()
+    chunks = chunk_text(text, 160, 32)
+    assert time.perf_counter() - t0 < 30
+    _assert_exact_and_covering(text, chunks)
+
+
+def test_bounded_cuts_after_a_sentence_end_else_whitespace_else_hard():
+    text = "A sentence ends here. " * 2000  # 44,000 characters
+    spans = _bounded(text, 0, len(text))
+    assert [a for a, _ in spans[1:]] == [b for _, b in spans[:-1]] and spans[-1][1] == len(text)
+    assert all(text[b - 2:b] == ". " for _, b in spans[:-1])
+    assert _bounded("x" * 50_000, 0, 50_000) == [(0, 20_000), (20_000, 40_000), (40_000, 50_000)]
+
+
+@pytest.mark.slow
+def test_a_30_mb_single_line_is_chunked_in_linear_time(tmp_path):
+    path = tmp_path / "line.txt"
+    giant_line(path)  # 30 MB of prose, no newline
+    text = load_file(path, "line.txt").text
+    t0 = time.perf_counter()
+    chunks = chunk_text(text, 160, 32)
+    seconds = time.perf_counter() - t0
+    print(f"\n30 MB single line: {len(chunks)} chunks in {seconds:.0f} s")
+    assert seconds < 300  # ~25 s on 2 cores (Punkt's own speed); before: NLTK's TimeoutError
+    _assert_exact_and_covering(text, chunks)
