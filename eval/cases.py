@@ -29,8 +29,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from eval.metrics import find_all, normalize
 from rag import RagError
+from rag_cited.eval.metrics import find_all, normalize
+
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"  # the seed suite
 
 
 class EvalError(RagError):

@@ -15,9 +15,9 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
 
-from eval.compare import Comparison  # noqa: E402
-from eval.metrics import METRICS, STAGES  # noqa: E402
-from eval.results import EvalResult  # noqa: E402
+from rag_cited.eval.compare import Comparison  # noqa: E402
+from rag_cited.eval.metrics import METRICS, STAGES  # noqa: E402
+from rag_cited.eval.results import EvalResult  # noqa: E402
 
 GROUP_COLORS = {"retrieval": "#4C72B0", "answer": "#55A868", "citations": "#8172B2", "abstention": "#CCB974",
                 "overall": "#64B5CD"}

@@ -1,8 +1,8 @@
 """`rag eval` arguments and the command itself: run, print, write JSON + HTML, compare, gate.
 
 Exit codes: 0 done (and the gate, if any, passed), 1 the gate failed, 2 the suite, corpus or a
-file named on the command line is unusable. rag/cli.py mounts this with `add_arguments(parser)` and
-`run(args, settings)`; `python -m eval` does the same stand-alone.
+file named on the command line is unusable. rag_cited/cli.py mounts this with `add_arguments(parser)` and
+`run(args, settings)`; `python -m rag_cited.eval` does the same stand-alone.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from eval.harness import DEFAULT_QUESTIONS
+    from rag_cited.eval.cases import DEFAULT_QUESTIONS
 
     parser.epilog = (parser.epilog or "") + EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -54,10 +54,10 @@ def _progress_bar(console: Console):
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from eval import compare as gates
-    from eval import harness
-    from eval.cases import EvalError
-    from eval.report import load_result, print_report, write_outputs
+    from rag_cited.eval import compare as gates
+    from rag_cited.eval import harness
+    from rag_cited.eval.cases import EvalError
+    from rag_cited.eval.report import load_result, print_report, write_outputs
 
     console = Console()
     err = Console(stderr=True)

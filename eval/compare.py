@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from eval.cases import EvalError, read_model
-from eval.metrics import METRICS, is_better
-from eval.results import CaseResult, EvalResult
+from rag_cited.eval.cases import EvalError, read_model
+from rag_cited.eval.metrics import METRICS, is_better
+from rag_cited.eval.results import CaseResult, EvalResult
 
 CASE_METRICS = ("hit@1", "mrr@5", "facts_recall", "token_f1", "citation_precision", "citation_recall")
 STATUS_ORDER = ("regressed", "worse", "failing", "new", "fixed", "better", "same", "removed")

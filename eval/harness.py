@@ -18,15 +18,14 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eval.cases import EvalCase, EvalError, check_against_corpus, load_suite
-from eval.results import EvalResult, Turn, aggregate, by_type, failed_row, score_case
 from rag import Assistant, RagError, Settings
+from rag_cited.eval.cases import DEFAULT_QUESTIONS, EvalCase, EvalError, check_against_corpus, load_suite
+from rag_cited.eval.results import EvalResult, Turn, aggregate, by_type, failed_row, score_case
 
 Progress = Callable[[str, int, int], None]  # (message, done, total), like rag's ingest progress
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
-DEFAULT_QUESTIONS = PACKAGE_DIR / "questions.yaml"
 SECRET_FIELDS = {"llm_api_key", "auth"}
 
 

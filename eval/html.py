@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from html import escape
 
-from eval import charts
-from eval.compare import STATUS_ORDER, CaseChange, Comparison, compare
-from eval.metrics import METRICS, overlaps
-from eval.results import CaseResult, EvalResult
+from rag_cited.eval import charts
+from rag_cited.eval.compare import STATUS_ORDER, CaseChange, Comparison, compare
+from rag_cited.eval.metrics import METRICS, overlaps
+from rag_cited.eval.results import CaseResult, EvalResult
 
 CSS = """
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;

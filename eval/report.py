@@ -13,11 +13,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from eval.cases import read_model
-from eval.compare import Comparison
-from eval.html import render_html
-from eval.metrics import METRICS
-from eval.results import EvalResult
+from rag_cited.eval.cases import read_model
+from rag_cited.eval.compare import Comparison
+from rag_cited.eval.html import render_html
+from rag_cited.eval.metrics import METRICS
+from rag_cited.eval.results import EvalResult
 
 __all__ = ["load_result", "print_report", "render_html", "summary", "write_outputs"]
 

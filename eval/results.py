@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from eval import metrics as m
-from eval.cases import EvalCase
 from rag import Answer
+from rag_cited.eval import metrics as m
+from rag_cited.eval.cases import EvalCase
 
 SCHEMA_VERSION = 1
 

@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from eval import metrics as m
-from eval.cases import EvalCase, EvalError, Suite, check_against_corpus, load_suite
-from eval.compare import Baseline, check_baseline, check_fail_under, compare, make_baseline, parse_fail_under
-from eval.results import CaseResult, CitationRow, EvalResult, aggregate
+from rag_cited.eval import metrics as m
+from rag_cited.eval.cases import EvalCase, EvalError, Suite, check_against_corpus, load_suite
+from rag_cited.eval.compare import (
+    Baseline,
+    check_baseline,
+    check_fail_under,
+    compare,
+    make_baseline,
+    parse_fail_under,
+)
+from rag_cited.eval.results import CaseResult, CitationRow, EvalResult, aggregate
 
 
 # -- metrics ----------------------------------------------------------------------------------------
@@ -264,9 +271,9 @@ cases:
 
 
 def test_end_to_end_cli_writes_reports_and_gate_fails(tmp_path, capsys):
-    from eval import cli, harness
-    from eval.report import load_result, render_html, summary
     from rag import Settings
+    from rag_cited.eval import cli, harness
+    from rag_cited.eval.report import load_result, render_html, summary
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -311,7 +318,7 @@ def test_end_to_end_cli_writes_reports_and_gate_fails(tmp_path, capsys):
 
 
 def test_rag_cli_mounts_eval_arguments():
-    from rag.cli import build_parser
+    from rag_cited.cli import build_parser
 
     args = build_parser().parse_args(["eval", "--top-k", "3", "--fail-under", "hit@1=0.5", "pass_rate=0.2",
                                       "--no-progress"])
@@ -323,9 +330,9 @@ def test_rag_cli_mounts_eval_arguments():
                                                 ("questions_pydocs.yaml", "baseline_pydocs.json")])
 def test_suite_meets_committed_baseline(tmp_path, embedder, questions, baseline):
     """The CI gate: each suite must not fall below its committed baseline (1-3 minutes each on 2 cores)."""
-    from eval import harness
-    from eval.compare import load_baseline
     from rag import Settings
+    from rag_cited.eval import harness
+    from rag_cited.eval.compare import load_baseline
 
     root = Path(__file__).resolve().parents[1]
     result = harness.run(root / "eval" / questions, settings=Settings(data_dir=tmp_path / "data"),

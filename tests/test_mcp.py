@@ -75,7 +75,7 @@ async def check_errors(session: ClientSession) -> None:
 
 def test_stdio_server(tmp_path):
     errlog = tmp_path / "stderr.txt"
-    params = StdioServerParameters(command=sys.executable, args=["-m", "rag.cli", "mcp", "--data-dir", str(tmp_path)],
+    params = StdioServerParameters(command=sys.executable, args=["-m", "rag_cited.cli", "mcp", "--data-dir", str(tmp_path)],
                                    env=CHILD_ENV, cwd=str(REPO))
 
     async def main():
@@ -90,7 +90,7 @@ def test_stdio_server(tmp_path):
 
 
 def start_http_server(tmp_path: Path, port: int, env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "mcp", "--http", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "rag_cited.cli", "mcp", "--http", "--port", str(port),
                              "--data-dir", str(tmp_path)], cwd=REPO, env={**os.environ, **CHILD_ENV, **env},
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:  # the server says where it listens once it accepts connections
@@ -124,7 +124,7 @@ def test_http_port_taken_is_one_line(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        r = subprocess.run([sys.executable, "-m", "rag.cli", "mcp", "--http", "--port", str(s.getsockname()[1]),
+        r = subprocess.run([sys.executable, "-m", "rag_cited.cli", "mcp", "--http", "--port", str(s.getsockname()[1]),
                             "--data-dir", str(tmp_path)], cwd=REPO, env={**os.environ, **CHILD_ENV},
                            capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "pick another --port" in r.stderr and "Traceback" not in r.stderr

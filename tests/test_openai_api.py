@@ -14,7 +14,7 @@ from gradio_client import Client
 from openai import OpenAI
 
 from rag import Assistant
-from ui.app import serve
+from rag_cited.ui.app import serve
 
 from .conftest import SEED_SOURCE, SEEDS
 from .openai_stub import ScriptedOpenAI, source_number
@@ -142,7 +142,7 @@ def test_unknown_url_and_passage_errors(url):
 def test_engine_errors_are_one_line_without_server_paths(tmp_path, embedder):
     from fastapi.testclient import TestClient
 
-    from ui.openai_api import openai_app
+    from rag_cited.ui.openai_api import openai_app
 
     Assistant(data_dir=tmp_path, embed_model=embedder).ingest([SEEDS])
     changed = Assistant(data_dir=tmp_path, embed_model=embedder, chunk_size=100)  # the index no longer fits

@@ -12,9 +12,9 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, AuthenticationError
 
 from rag import Answer, Assistant, ConfigError
-from ui import render
-from ui.app import build_app, is_loopback, parse_auth, serve
-from ui.uploads import ingest_uploads, safe_name
+from rag_cited.ui import render
+from rag_cited.ui.app import build_app, is_loopback, parse_auth, serve
+from rag_cited.ui.uploads import ingest_uploads, safe_name
 
 from .ui_helpers import SEED_FACTS, free_port, launched
 

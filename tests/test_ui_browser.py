@@ -30,7 +30,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, embedder, browser):
-    from ui.app import build_app
+    from rag_cited.ui.app import build_app
 
     assistant = Assistant(data_dir=tmp_path_factory.mktemp("ui-browser"), embed_model=embedder)
     assistant.ensure_seeded()

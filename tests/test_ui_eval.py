@@ -80,8 +80,8 @@ def page(browser):
 def test_evaluation_tab_runs_suite_and_shows_metrics_and_charts(page, tmp_path, embedder):
     from playwright.sync_api import expect
 
-    from ui.app import build_app
-    from ui.evaluation import out_dir
+    from rag_cited.ui.app import build_app
+    from rag_cited.ui.evaluation import out_dir
 
     questions, docs = small_suite(tmp_path)
     assistant = Assistant(data_dir=tmp_path / "data", embed_model=embedder)
@@ -126,8 +126,8 @@ def test_evaluation_tab_runs_suite_and_shows_metrics_and_charts(page, tmp_path, 
 
 
 def test_harness_html_report_shows_charts_in_browser(page, tmp_path, embedder):
-    from eval import harness
-    from eval.report import write_outputs
+    from rag_cited.eval import harness
+    from rag_cited.eval.report import write_outputs
 
     questions, docs = small_suite(tmp_path)
     result = harness.run(questions, docs, Settings(data_dir=tmp_path / "data"), embed_model=embedder)

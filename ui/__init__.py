@@ -1,5 +1,5 @@
 """The web chat (Gradio) over `rag`'s public API: `build_app(assistant)` and `serve(assistant, ...)`."""
 
-from ui.app import build_app, serve
+from rag_cited.ui.app import build_app, serve
 
 __all__ = ["build_app", "serve"]

@@ -21,10 +21,10 @@ import gradio as gr
 
 from rag import Answer, Assistant, ConfigError, RagError
 from rag.types import Final, TextDelta
-from ui import render
-from ui.evaluation import evaluation_tab
-from ui.theme import CSS, HEAD, theme
-from ui.uploads import file_for_source, ingest_uploads
+from rag_cited.ui import render
+from rag_cited.ui.evaluation import evaluation_tab
+from rag_cited.ui.theme import CSS, HEAD, theme
+from rag_cited.ui.uploads import file_for_source, ingest_uploads
 
 log = logging.getLogger("ui")
 CONCURRENCY = 8  # simultaneous chats; the engine is thread-safe and each question takes ~0.3 s of CPU
@@ -394,7 +394,7 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, share
     OSError before anything starts. The API asks for `api_key` (default RAG_API_KEY) or one of the app's
     logins when either is set. block=False returns once the server accepts connections; `.close()` on the
     returned app stops it."""
-    from ui.openai_api import ServerThread, bind_socket
+    from rag_cited.ui.openai_api import ServerThread, bind_socket
 
     credentials = parse_auth(auth if auth is not None else assistant.settings.auth)
     secret = assistant.settings.api_key
@@ -442,7 +442,7 @@ def _mounted(app: gr.Blocks, assistant: Assistant, credentials, api_key: str | N
     """(the ASGI app: /v1 then the Gradio app at "/", the mounted Gradio App) with what ChatApp.launch sets."""
     from fastapi import FastAPI
 
-    from ui.openai_api import openai_app
+    from rag_cited.ui.openai_api import openai_app
 
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     root.mount("/v1", openai_app(assistant, logins=credentials, api_key=api_key))  # before "/", which takes all

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from eval import harness
-from eval.harness import DEFAULT_QUESTIONS, display_path
-from eval.metrics import METRICS
-from eval.report import GROUP_TITLES, load_result, render_html, summary, write_outputs
 from rag import Assistant, RagError
+from rag_cited.eval import harness
+from rag_cited.eval.harness import DEFAULT_QUESTIONS, display_path
+from rag_cited.eval.metrics import METRICS
+from rag_cited.eval.report import GROUP_TITLES, load_result, render_html, summary, write_outputs
 
 PRIVATE = "private"  # as in ui/app.py: the frontend calls these events, the API does not list them
 OUT_DIRNAME = "eval-out"

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from rag import Answer, Assistant, RagError, Settings
 from rag.types import RetrievedChunk
-from ui.openai_api import (
+from rag_cited.ui.openai_api import (
     Access,
     ApiError,
     CitedQuote,
@@ -210,7 +210,7 @@ def _log_to_stderr() -> None:
 
 
 def _serve_http(server: RagMCP, settings: Settings, sock, host: str) -> None:
-    from ui.app import is_loopback, parse_auth  # the web app's rules for logins and exposure
+    from rag_cited.ui.app import is_loopback, parse_auth  # the web app's rules for logins and exposure
 
     access = Access(tuple(parse_auth(settings.auth) or ()),
                     settings.api_key.get_secret_value() if settings.api_key else None)

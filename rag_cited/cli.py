@@ -11,12 +11,21 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from rag.engine import Assistant
 from rag.errors import RagError
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.engine import Assistant
+
+
+def _assistant(settings: Settings) -> Assistant:
+    from rag.engine import Assistant  # the engine's libraries load only for commands that use it
+
+    return Assistant(settings)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,7 +128,7 @@ def _ask_once(assistant: Assistant, question: str, history, console, top_k=None)
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    assistant = Assistant(settings)
+    assistant = _assistant(settings)
     progress, update = _progress_bar()
     with progress:
         report = assistant.ingest(args.paths, rebuild=args.rebuild, prune=not args.no_prune, progress=update)
@@ -135,7 +144,7 @@ def cmd_ask(args, settings: Settings) -> int:
     question = " ".join(args.question).strip()
     if not question:
         raise RagError("empty question: rag ask \"your question\"")
-    assistant = Assistant(settings)
+    assistant = _assistant(settings)
     _seed_if_empty(assistant)
     if args.json:
         print(assistant.ask(question, top_k=args.top_k).model_dump_json(indent=2))
@@ -145,7 +154,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_chat(args, settings: Settings) -> int:
-    assistant = Assistant(settings)
+    assistant = _assistant(settings)
     _seed_if_empty(assistant)
     console = _out()
     st = assistant.status()
@@ -179,7 +188,7 @@ def cmd_chat(args, settings: Settings) -> int:
 
 
 def cmd_status(args, settings: Settings) -> int:
-    st = Assistant(settings).status()
+    st = _assistant(settings).status()
     if args.json:
         print(json.dumps(st, indent=2))
         return 0
@@ -190,13 +199,13 @@ def cmd_status(args, settings: Settings) -> int:
     if st["fingerprint"] != st["settings_fingerprint"] and st["chunks"]:
         console.print(f"[yellow]settings fingerprint differs: {st['settings_fingerprint']} — run `rag ingest PATH --rebuild`[/yellow]")
     if args.docs:
-        for d in Assistant(settings).documents():
+        for d in _assistant(settings).documents():
             console.print(f"  {d.source} — {d.title} ({d.chunks} chunks, {d.ingested_at})")
     return 0
 
 
 def cmd_delete(args, settings: Settings) -> int:
-    assistant = Assistant(settings)
+    assistant = _assistant(settings)
     missing = [s for s in args.sources if not assistant.delete(s)]
     for s in missing:
         print(f"rag: not in the index: {s} (see `rag status --docs`)", file=sys.stderr)
@@ -216,9 +225,9 @@ def cmd_doctor(args, settings: Settings) -> int:
 
 
 def cmd_serve(args, settings: Settings) -> int:
-    from ui.app import serve
+    from rag_cited.ui.app import serve
 
-    assistant = Assistant(settings)
+    assistant = _assistant(settings)
     _seed_if_empty(assistant)
     try:
         serve(assistant, host=args.host, port=args.port, share=args.share == "yes", auth=args.auth,
@@ -229,7 +238,7 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_mcp(args, settings: Settings) -> int:
-    from ui.mcp_server import run  # the MCP SDK loads only for this command
+    from rag_cited.ui.mcp_server import run  # the MCP SDK loads only for this command
 
     try:
         return run(settings, http=args.http, host=args.host, port=args.port)
@@ -295,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", parents=[common], help="run the fixed question set and report metrics")
     try:
-        from eval.cli import add_arguments
+        from rag_cited.eval.cli import add_arguments
     except ImportError:  # eval/ ships with the package; a partial install still serves the rest
         add_arguments = None
     if add_arguments:
@@ -305,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from eval.cli import run
+    from rag_cited.eval.cli import run
 
     return run(args, settings)
 
