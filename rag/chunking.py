@@ -9,8 +9,9 @@ boundaries for a single over-long sentence, and down to characters for a single 
 Hostile text stays linear: a segment longer than `MAX_SEGMENT` characters (a 30 MB line) is cut at a
 sentence end or whitespace before Punkt sees it (NLTK runs Punkt's regexes under a 5 s wall-clock cap
 and raises TimeoutError past it), and a "word" longer than `MAX_WORD` characters (a 5 MB token without
-spaces) is cut into pieces before it is counted. Neither limit is reached by ordinary prose, so ordinary
-text chunks exactly as before (tests/test_chunking.py pins the seed and eval corpora).
+spaces) is cut into pieces before it is counted, and no chunk spans more than `MAX_CHUNK_CHARS` (huge
+runs of whitespace between sentences). No limit is reached by ordinary prose, so ordinary text chunks
+exactly as before (tests/test_chunking.py pins the seed and eval corpora).
 Left out: layout-aware splitting (tables, columns).
 """
 
@@ -36,6 +37,10 @@ MAX_SEGMENT = 20_000
 # Longest "word" counted as one. Real words, URLs and identifiers are far shorter (the corpora's longest
 # is 72); a longer run without spaces is cut into pieces of this size before tiktoken sees it.
 MAX_WORD = 1_000
+# Longest span one chunk may cover. Sentences are packed by tokens, but the whitespace between them costs
+# none: without this, 300 sentences 100 KB of spaces apart made 1.3 MB chunks. Ordinary chunks span
+# ~1,000 characters (the longest in the seed and eval corpora: 1,361), so this never splits them.
+MAX_CHUNK_CHARS = 20_000
 _LAST_SENTENCE_END = re.compile(r".*[.!?][\"'”’)\]]*\s", re.S)  # greedy: matches up to the last one
 _LAST_SPACE = re.compile(r".*\s", re.S)
 _WORD = re.compile(r"\S+")
@@ -163,12 +168,13 @@ def _pack(units: list[_Unit], budget: int, overlap: int) -> list[list[_Unit]]:
     cur_tokens = 0
     fresh = 0  # units in `cur` not carried over from the previous chunk
     for u in units:
-        if cur and cur_tokens + u.tokens > budget and fresh:
+        if cur and (cur_tokens + u.tokens > budget or u.end - cur[0].start > MAX_CHUNK_CHARS) and fresh:
             groups.append(cur)
             carry: list[_Unit] = []
             carried = 0
             for prev in reversed(cur):
-                if carried + prev.tokens > overlap or carried + prev.tokens + u.tokens > budget:
+                if (carried + prev.tokens > overlap or carried + prev.tokens + u.tokens > budget
+                        or u.end - prev.start > MAX_CHUNK_CHARS):
                     break
                 carry.insert(0, prev)
                 carried += prev.tokens

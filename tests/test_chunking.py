@@ -8,6 +8,7 @@ import pytest
 
 from rag.chunking import (
     CHUNKER_VERSION,
+    MAX_CHUNK_CHARS,
     MAX_SEGMENT,
     MAX_WORD,
     _bounded,
@@ -181,12 +182,14 @@ def test_a_dense_word_that_does_not_fit_the_window_is_halved(embedder):
     "." * 50_000,
     " \t" * 40_000 + "alone",
     "# heading\n" * 5000,
+    ("A sentence between oceans of blanks." + " " * 50_000) * 30,
 ])
 def test_weird_whitespace_and_punctuation_keep_spans_exact(text):
     t0 = time.perf_counter()
     chunks = chunk_text(text, 160, 32)
     assert time.perf_counter() - t0 < 30
     _assert_exact_and_covering(text, chunks)
+    assert max(c.end - c.start for c in chunks) <= MAX_CHUNK_CHARS
 
 
 def test_bounded_cuts_after_a_sentence_end_else_whitespace_else_hard():
