@@ -80,6 +80,12 @@ class ParsePool:
         self._lock = threading.Lock()
         self.baseline_vm_bytes = 0  # the worker's address space before parsing (RLIMIT_AS = this + memory_mb)
 
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while one runs (for monitoring: tests read its peak memory)."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
     def __enter__(self) -> ParsePool:
         return self
 

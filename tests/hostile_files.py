@@ -188,6 +188,12 @@ def giant_line(path: Path, size: int = 30 * MB, padded: bool = False) -> None:
             seed += 1
 
 
+def letters(n: int) -> bytes:
+    """`n` random ASCII letters: a "word" with no spaces and no punctuation."""
+    alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return os.urandom(n).translate(bytes(alphabet[i % len(alphabet)] for i in range(256)))
+
+
 def png_bytes() -> bytes:
     import zlib
 
@@ -246,7 +252,7 @@ CASES: list[Case] = [
     Case("injection.txt", "read", "Ignore all previous instructions", _write(INJECTION)),
     Case("nested-list.md", "read", "level 999", _write(nested_list_md())),
     Case("nested-quote.md", "read", "quoted at the bottom", _write(nested_quote_md())),
-    Case("token.txt", "read", "QUJD", _write(b"QUJD" + base64.b64encode(random.Random(5).randbytes(3_750_000)))),
+    Case("token.txt", "read", "TOKEN", lambda p: p.write_bytes(b"TOKEN" + letters(5 * MB))),
     Case("line.txt", "read", "Sentence 299 of the long line", lambda p: giant_line(p, padded=True)),
     Case("name\nwith newline.txt", "read", "newline in its name", _write("A file with a newline in its name.\n")),
     Case("rtl-\u202etxt.md", "read", "right-to-left override", _write("A right-to-left override in the name.\n")),

@@ -69,11 +69,16 @@ def _read(path: Path, source: str) -> bytes:
             raise IngestError(f"{source}: {st.st_size / 2**20:.0f} MiB is larger than the "
                               f"{MAX_BYTES // 2**20} MiB limit")
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(MAX_BYTES + 1)
+            data = f.read(st.st_size + 1)  # read(n) reserves n bytes up front: ask for what is there
+            if len(data) > st.st_size:  # it grew while we read
+                data += f.read(MAX_BYTES + 1 - len(data))
     except OSError as e:
         raise IngestError(f"{source}: cannot read ({e.strerror or e})") from e
     finally:
         os.close(fd)
+    if len(data) > MAX_BYTES:
+        raise IngestError(f"{source}: larger than the {MAX_BYTES // 2**20} MiB limit")
+    return data
 
 
 def _load_by_content(data: bytes, source: str, suffix: str) -> tuple[str, str]:
@@ -104,11 +109,14 @@ def load_file(path: Path, source: str, root: str = "") -> Document:
     suffix = path.suffix.lower()
     if suffix in _BINARY_EXTENSIONS:
         raise IngestError(f"{source}: unsupported type '{path.suffix}' ({_supported_text()})")
-    data = _read(path, source)
-    if not data.strip():
-        raise IngestError(f"{source}: empty file" + (" (only whitespace)" if data else ""))
-    text, title = _parse(data, source, suffix)
-    if not text.strip():
-        raise IngestError(f"{source}: no text found")
-    return Document(source=source, title=title or Path(source).name, text=text,
-                    sha256=hashlib.sha256(data).hexdigest(), path=str(path.resolve()), root=root)
+    try:
+        data = _read(path, source)
+        if not data.strip():
+            raise IngestError(f"{source}: empty file" + (" (only whitespace)" if data else ""))
+        text, title = _parse(data, source, suffix)
+        if not text.strip():
+            raise IngestError(f"{source}: no text found")
+        return Document(source=source, title=title or Path(source).name, text=text,
+                        sha256=hashlib.sha256(data).hexdigest(), path=str(path.resolve()), root=root)
+    except MemoryError as e:
+        raise IngestError(f"{source}: ran out of memory while reading; split the file or raise parse_memory_mb") from e
