@@ -3,6 +3,7 @@ typed events of the answer stream."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +56,18 @@ class RetrievedChunk(BaseModel):
     vector_rank: int | None = None
     bm25_rank: int | None = None
     rank: int = 0
+
+
+def conversation(turns: Iterable[Answer]) -> list[dict]:
+    """Earlier answers as the chat history `Assistant.ask`/`stream` take: each question, then the answer's text.
+
+    >>> conversation([Answer(question="Who lit it?", text="Ada [1].", citations=[], abstained=False)])
+    [{'role': 'user', 'content': 'Who lit it?'}, {'role': 'assistant', 'content': 'Ada [1].'}]
+    """
+    history: list[dict] = []
+    for a in turns:
+        history += [{"role": "user", "content": a.question}, {"role": "assistant", "content": a.text}]
+    return history
 
 
 class Skipped(BaseModel):

@@ -154,13 +154,15 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_chat(args, settings: Settings) -> int:
+    from rag.types import Answer, conversation
+
     assistant = _assistant(settings)
     _seed_if_empty(assistant)
     console = _out()
     st = assistant.status()
     console.print(f"[bold]Chat with {st['documents']} document(s)[/bold] — follow-up questions use the conversation. "
                   "Commands: /new (forget the conversation), /docs, /quit.")
-    history: list[dict] = []
+    turns: list[Answer] = []  # this conversation's answers, oldest first
     while True:
         try:
             question = input("\nyou> ").strip()
@@ -172,7 +174,7 @@ def cmd_chat(args, settings: Settings) -> int:
         if question in ("/quit", "/exit", "/q"):
             return 0
         if question == "/new":
-            history = []
+            turns = []
             console.print("[dim]New conversation.[/dim]")
             continue
         if question == "/docs":
@@ -180,11 +182,11 @@ def cmd_chat(args, settings: Settings) -> int:
                 console.print(f"  {d.source} — {d.title} ({d.chunks} chunks)")
             continue
         try:
-            answer = _ask_once(assistant, question, history, console, top_k=args.top_k)
+            answer = _ask_once(assistant, question, conversation(turns), console, top_k=args.top_k)
         except RagError as e:
             console.print(f"[red]{e}[/red]")
             continue
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        turns.append(answer)
 
 
 def cmd_status(args, settings: Settings) -> int:
