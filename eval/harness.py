@@ -18,9 +18,17 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rag import Assistant, RagError, Settings
-from rag_cited.eval.cases import DEFAULT_QUESTIONS, EvalCase, EvalError, check_against_corpus, load_suite
-from rag_cited.eval.results import EvalResult, Turn, aggregate, by_type, failed_row, score_case
+from rag import Answer, Assistant, IngestReport, RagError, Settings
+from rag.types import conversation
+from rag_cited.eval.cases import (
+    DEFAULT_QUESTIONS,
+    EvalCase,
+    EvalError,
+    Suite,
+    check_against_corpus,
+    load_suite,
+)
+from rag_cited.eval.results import CaseResult, EvalResult, Turn, aggregate, by_type, failed_row, score_case
 
 Progress = Callable[[str, int, int], None]  # (message, done, total), like rag's ingest progress
 
@@ -66,13 +74,11 @@ def eval_assistant(settings: Settings, docs: Path, embed_model=None, llm=None) -
 
 def _ask_case(a: Assistant, case: EvalCase):
     """Replay the history (each earlier answer becomes the assistant turn), then ask the case's question."""
-    history: list[dict] = []
-    turns: list[Turn] = []
+    earlier: list[Answer] = []
     for q in case.history:
-        prev = a.ask(q, history=list(history))
-        history += [{"role": "user", "content": q}, {"role": "assistant", "content": prev.text}]
-        turns.append(Turn(question=q, answer=prev.text))
-    return a.ask(case.question, history=history or None), turns
+        earlier.append(a.ask(q, history=conversation(earlier)))
+    turns = [Turn(question=q, answer=prev.text) for q, prev in zip(case.history, earlier)]
+    return a.ask(case.question, history=conversation(earlier) or None), turns
 
 
 def run(questions: Path | str = DEFAULT_QUESTIONS, docs: Path | str | None = None, settings: Settings | None = None,
@@ -88,15 +94,7 @@ def run(questions: Path | str = DEFAULT_QUESTIONS, docs: Path | str | None = Non
         raise EvalError(f"docs folder {docs_dir} does not exist; pass --docs DIR")
     settings = _make_settings(settings, overrides)
     a, index_dir = eval_assistant(settings, docs_dir, embed_model, llm)
-
-    def ingest_progress(msg: str, done: int, total: int) -> None:
-        if progress:
-            progress(f"ingest: {msg}", done, total)
-
-    report = a.ingest([docs_dir], progress=ingest_progress)
-    if not report.added and not report.updated and not report.unchanged:
-        skipped = "; ".join(s.reason for s in report.skipped[:5])
-        raise EvalError(f"nothing could be ingested from {docs_dir}" + (f": {skipped}" if skipped else ""))
+    report = _ingest(a, docs_dir, progress)
 
     def gold(case: EvalCase) -> str | None:
         return f"{docs_dir.name}/{case.source}" if case.source else None
@@ -109,13 +107,32 @@ def run(questions: Path | str = DEFAULT_QUESTIONS, docs: Path | str | None = Non
 
     warnings = check_against_corpus(suite, gold, text_or_none)
     warnings += [f"skipped while ingesting: {s.reason}" for s in report.skipped]
+    rows = _ask_all(a, suite.cases, gold, text_or_none, progress)
+    return _result(a, suite, docs_dir, index_dir, report, rows, warnings, started=t0)
 
-    total = len(suite.cases)
+
+def _ingest(a: Assistant, docs_dir: Path, progress: Progress | None) -> IngestReport:
+    """Ingest the docs folder (progress messages prefixed "ingest: "); `EvalError` when nothing went in."""
+    def ingest_progress(msg: str, done: int, total: int) -> None:
+        if progress:
+            progress(f"ingest: {msg}", done, total)
+
+    report = a.ingest([docs_dir], progress=ingest_progress)
+    if not report.added and not report.updated and not report.unchanged:
+        skipped = "; ".join(s.reason for s in report.skipped[:5])
+        raise EvalError(f"nothing could be ingested from {docs_dir}" + (f": {skipped}" if skipped else ""))
+    return report
+
+
+def _ask_all(a: Assistant, cases: list[EvalCase], gold: Callable[[EvalCase], str | None],
+             document_text: Callable[[str], str | None], progress: Progress | None) -> list[CaseResult]:
+    """One warm-up question, then every case asked and scored (a case whose question raises is a failed row)."""
+    total = len(cases)
     if progress:
         progress("warming up", 0, total)
-    a.ask(suite.cases[0].question)  # loads the model and BM25 index outside the timed questions
+    a.ask(cases[0].question)  # loads the model and BM25 index outside the timed questions
     rows = []
-    for i, case in enumerate(suite.cases):
+    for i, case in enumerate(cases):
         if progress:
             progress(case.id, i, total)
         try:
@@ -123,11 +140,17 @@ def run(questions: Path | str = DEFAULT_QUESTIONS, docs: Path | str | None = Non
         except RagError as e:
             rows.append(failed_row(case, gold(case), str(e)))
             continue
-        rows.append(score_case(case, answer, gold(case), text_or_none, turns))
+        rows.append(score_case(case, answer, gold(case), document_text, turns))
     if progress:
         progress("done", total, total)
+    return rows
 
+
+def _result(a: Assistant, suite: Suite, docs_dir: Path, index_dir: Path, report: IngestReport,
+            rows: list[CaseResult], warnings: list[str], *, started: float) -> EvalResult:
+    """The run as saved: what was asked over which corpus with which settings, the rows and their numbers."""
     documents = a.documents()
+    total = len(suite.cases)
     answerable = sum(c.answerable for c in suite.cases)
     return EvalResult(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -136,7 +159,7 @@ def run(questions: Path | str = DEFAULT_QUESTIONS, docs: Path | str | None = Non
                 "chars": sum(d.chars for d in documents), "chunks": sum(d.chunks for d in documents)},
         settings=public_settings(a.settings), fingerprint=a.fingerprint(), index_dir=str(index_dir),
         ingest={"summary": report.summary(), "texts_embedded": report.texts_embedded, "seconds": round(report.seconds, 2)},
-        duration_s=round(time.perf_counter() - t0, 2), top_k=a.settings.top_k,
+        duration_s=round(time.perf_counter() - started, 2), top_k=a.settings.top_k,
         metrics=aggregate(rows), by_type=by_type(rows),
         counts={"cases": total, "answerable": answerable, "unanswerable": total - answerable,
                 "passed": sum(r.passed for r in rows), "errors": sum(r.error is not None for r in rows)},

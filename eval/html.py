@@ -13,8 +13,8 @@ from html import escape
 
 from rag_cited.eval import charts
 from rag_cited.eval.compare import STATUS_ORDER, CaseChange, Comparison, compare
-from rag_cited.eval.metrics import METRICS, overlaps
-from rag_cited.eval.results import CaseResult, EvalResult
+from rag_cited.eval.metrics import METRICS, format_metric, overlaps
+from rag_cited.eval.results import CaseResult, EvalResult, clip
 
 CSS = """
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;
@@ -59,17 +59,11 @@ mark{background:#fff3bf;padding:0 1px}.ev{font-size:13px;margin:4px 0}.ok{color:
 """
 
 
-def _fmt(name: str, v: float | None) -> str:
-    if v is None:
-        return "–"
-    return f"{v:.0f} ms" if METRICS.get(name) and METRICS[name].unit == "ms" else f"{v:.3f}"
-
-
 def _delta_html(name: str, delta: float | None, change: int) -> str:
     if delta is None:
         return "<span class=muted>–</span>"
     cls = "good" if change > 0 else "bad" if change < 0 else "muted"
-    text = "±0" if change == 0 else f"{delta:+.0f} ms" if METRICS[name].unit == "ms" else f"{delta:+.3f}"
+    text = "±0" if change == 0 else format_metric(name, delta, signed=True, with_unit=True)
     return f"<span class={cls}>{escape(text)}</span>"
 
 
@@ -113,7 +107,7 @@ def _case_html(case: CaseResult, change: CaseChange | None) -> str:
             + "</summary>")
     left = []
     for t in case.history:
-        left.append(f"<div class=turn><b>earlier:</b> {escape(t.question)} → {escape(_clip(t.answer, 160))}</div>")
+        left.append(f"<div class=turn><b>earlier:</b> {escape(t.question)} → {escape(clip(t.answer, 160))}</div>")
     left.append(f"<h4>Answer{' (abstained)' if case.abstained else ''}</h4>"
                 f"<div class='answer{' abstained' if case.abstained else ''}'>{_answer_html(case.answer or case.error or '')}</div>")
     if change and change.old_answer is not None:
@@ -154,11 +148,6 @@ def _case_html(case: CaseResult, change: CaseChange | None) -> str:
             f"<div>{''.join(right)}</div></div></details>")
 
 
-def _clip(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[:n - 1] + "…"
-
-
 def _order(result: EvalResult, comparison: Comparison | None) -> list[tuple[CaseResult, CaseChange | None]]:
     changes = {c.id: c for c in comparison.cases} if comparison else {}
 
@@ -179,7 +168,7 @@ def _tiles(result: EvalResult, comparison: Comparison | None) -> str:
         v = result.metrics.get(name)
         d = deltas.get(name)
         extra = f"<div class=d>{_delta_html(name, d.delta, d.change)}</div>" if d else ""
-        out.append(f"<div class=tile><div class=v>{escape(_fmt(name, v))}</div>"
+        out.append(f"<div class=tile><div class=v>{escape(format_metric(name, v, with_unit=True))}</div>"
                    f"<div class=l>{escape(METRICS[name].label)}</div>{extra}</div>")
     return f"<div class=tiles>{''.join(out)}</div>"
 
@@ -194,9 +183,9 @@ def _metrics_table(result: EvalResult, comparison: Comparison | None) -> str:
         if v is None and d is None:
             continue
         cells = (f"<td>{escape(info.label)}</td><td class='small muted'>{escape(name)}</td>"
-                 f"<td class=n>{escape(_fmt(name, v))}</td>")
+                 f"<td class=n>{escape(format_metric(name, v, with_unit=True))}</td>")
         if comparison:
-            cells += (f"<td class=n>{escape(_fmt(name, d.old if d else None))}</td>"
+            cells += (f"<td class=n>{escape(format_metric(name, d.old if d else None, with_unit=True))}</td>"
                       f"<td class=n>{_delta_html(name, d.delta if d else None, d.change if d else 0)}</td>")
         rows.append(f"<tr>{cells}</tr>")
     return f"<table>{head}{''.join(rows)}</table>"

@@ -62,6 +62,22 @@ def _registry() -> dict[str, MetricInfo]:
 METRICS: dict[str, MetricInfo] = _registry()
 
 
+def format_metric(name: str, value: float | None, *, signed: bool = False, with_unit: bool = False) -> str:
+    """A metric value as every report shows it: milliseconds whole, rates to 3 decimals, "–" when not measured.
+
+    `signed` for a change (+0.020), `with_unit` to write " ms" after milliseconds.
+
+    >>> format_metric("hit@5", 0.98), format_metric("latency.total_ms.p95", 812.4, with_unit=True)
+    ('0.980', '812 ms')
+    """
+    if value is None:
+        return "–"
+    info = METRICS.get(name)
+    ms = info is not None and info.unit == "ms"
+    text = format(value, ("+" if signed else "") + (".0f" if ms else ".3f"))
+    return text + " ms" if ms and with_unit else text
+
+
 # -- text normalisation (SQuAD-style) -------------------------------------------------------------
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _MARKER = re.compile(r"\[\d+\]")

@@ -16,7 +16,7 @@ from rich.table import Table
 from rag_cited.eval.cases import read_model
 from rag_cited.eval.compare import Comparison
 from rag_cited.eval.html import render_html
-from rag_cited.eval.metrics import METRICS
+from rag_cited.eval.metrics import METRICS, format_metric
 from rag_cited.eval.results import EvalResult
 
 __all__ = ["load_result", "print_report", "render_html", "summary", "write_outputs"]
@@ -52,12 +52,6 @@ def write_outputs(result: EvalResult, out_dir: str | Path, baseline: EvalResult 
     return paths[0]
 
 
-def _fmt(name: str, v: float | None) -> str:
-    if v is None:
-        return "–"
-    return f"{v:.0f}" if METRICS[name].unit == "ms" else f"{v:.3f}"
-
-
 def _delta(name: str, comparison: Comparison | None) -> str:
     if comparison is None:
         return ""
@@ -67,8 +61,7 @@ def _delta(name: str, comparison: Comparison | None) -> str:
     if d.change == 0:
         return "[dim]±0[/]"
     style = "green" if d.change > 0 else "red"
-    text = f"{d.delta:+.0f}" if METRICS[name].unit == "ms" else f"{d.delta:+.3f}"
-    return f"[{style}]{text}[/]"
+    return f"[{style}]{format_metric(name, d.delta, signed=True)}[/]"
 
 
 def metrics_table(result: EvalResult, comparison: Comparison | None = None) -> Table:
@@ -90,10 +83,11 @@ def metrics_table(result: EvalResult, comparison: Comparison | None = None) -> T
             t.add_section()
         last = info.group
         style = "bold red" if name == "citation_exactness" and v is not None and v < 1 else ""
-        row = [group, info.label, f"[{style}]{_fmt(name, v)}[/]" if style else _fmt(name, v)]
+        value = format_metric(name, v)
+        row = [group, info.label, f"[{style}]{value}[/]" if style else value]
         if comparison is not None:
             old = next((d.old for d in comparison.metrics if d.name == name), None)
-            row += [_fmt(name, old), _delta(name, comparison)]
+            row += [format_metric(name, old), _delta(name, comparison)]
         t.add_row(*row)
     return t
 

@@ -89,7 +89,8 @@ class EvalResult(BaseModel):
         return path
 
 
-def _short(text: str, n: int = 70) -> str:
+def clip(text: str, n: int = 70) -> str:
+    """`text` on one line, cut to `n` characters with "…" when longer (for reasons and reports)."""
     text = " ".join(text.split())
     return text if len(text) <= n else text[:n - 1] + "…"
 
@@ -99,6 +100,30 @@ def score_case(case: EvalCase, answer: Answer, gold_source: str | None,
     """Score one answer against its case; every failure gets a reason a person can act on."""
     gold_text = document_text(gold_source) if gold_source else None
     spans = [m.find_all(gold_text, ev) for ev in case.evidence] if gold_text is not None else []
+    cites = _citation_rows(case, answer, gold_source, spans, document_text)
+    row = CaseResult(id=case.id, type=case.type, question=case.question, history=list(history),
+                     answerable=case.answerable, source=gold_source, expected=case.expected, evidence=case.evidence,
+                     evidence_spans=spans, answer=answer.text, abstained=answer.abstained, mode=answer.mode,
+                     notice=answer.notice, citations=cites,
+                     retrieved=[r.model_dump(exclude={"text"}) for r in answer.retrieved],
+                     timings_ms=answer.timings_ms, top_score=answer.support if answer.support is not None
+                     else max((c.score for c in cites), default=None))
+    inexact = [c for c in cites if not c.exact]
+    vals: dict[str, float | None] = {"citation_exactness": (1 - len(inexact) / len(cites)) if cites else None}
+    row.failures += [f"citation [{c.id}] is not exact: quote != document_text({c.source})[{c.start}:{c.end}]"
+                     for c in inexact]
+    if case.answerable:
+        _score_answerable(row, case, answer, cites, spans, vals)
+    elif not answer.abstained:
+        row.failures.append("answered a question the documents do not answer" + _support(row.top_score))
+    row.metrics = vals
+    row.passed = not row.failures
+    return row
+
+
+def _citation_rows(case: EvalCase, answer: Answer, gold_source: str | None, spans: list[list[m.Span]],
+                   document_text: Callable[[str], str | None]) -> list[CitationRow]:
+    """The answer's citations, each checked for exactness (and, when answerable, for landing on the evidence)."""
     texts: dict[str, str | None] = {}
 
     def text_of(source: str) -> str | None:
@@ -112,64 +137,65 @@ def score_case(case: EvalCase, answer: Answer, gold_source: str | None,
         cites.append(CitationRow(id=c.id, source=c.source, title=c.title, quote=c.quote, start=c.start, end=c.end,
                                  score=c.score, exact=m.citation_exact(c.quote, text_of(c.source), c.start, c.end),
                                  on_evidence=on))
-    row = CaseResult(id=case.id, type=case.type, question=case.question, history=list(history),
-                     answerable=case.answerable, source=gold_source, expected=case.expected, evidence=case.evidence,
-                     evidence_spans=spans, answer=answer.text, abstained=answer.abstained, mode=answer.mode,
-                     notice=answer.notice, citations=cites,
-                     retrieved=[r.model_dump(exclude={"text"}) for r in answer.retrieved],
-                     timings_ms=answer.timings_ms, top_score=answer.support if answer.support is not None
-                     else max((c.score for c in cites), default=None))
-    vals: dict[str, float | None] = {}
-    failures, notes = row.failures, row.notes
-    inexact = [c for c in cites if not c.exact]
-    vals["citation_exactness"] = (1 - len(inexact) / len(cites)) if cites else None
-    for c in inexact:
-        failures.append(f"citation [{c.id}] is not exact: quote != document_text({c.source})[{c.start}:{c.end}]")
+    return cites
 
-    if case.answerable:
-        retrieved = [(r.source, (r.start, r.end)) for r in answer.retrieved]
-        rank = m.first_hit_rank(retrieved, gold_source, spans)
-        row.evidence_rank = rank
-        for k in m.KS:
-            vals[f"hit@{k}"] = m.hit_at(rank, k)
-            vals[f"mrr@{k}"] = m.rr_at(rank, k)
-        said = "" if answer.abstained else answer.text
-        recall, missing = m.facts_recall(case.expected, said)
-        row.missing_facts = [case.expected[i] for i in missing]
-        vals["facts_recall"] = recall
-        vals["answer_accuracy"] = None if recall is None else float(recall == 1.0)
-        vals["token_f1"] = m.token_f1(said, " ".join(case.evidence))
-        cited = [(c.source, (c.start, c.end)) for c in cites]
-        if not answer.abstained:
-            vals["citation_precision"] = m.citation_precision(cited, gold_source, spans)
-            vals["citation_recall"] = m.citation_recall(cited, gold_source, spans)
-        if rank is None:
-            straddle = any(src == gold_source and any(m.overlaps(sp, ev) for occ in spans for ev in occ)
-                           for src, sp in retrieved)
-            notes.append("evidence straddles a chunk boundary: a retrieved chunk holds part of it, none all of it"
-                         if straddle else f"evidence not in the top {len(retrieved)} retrieved chunks")
-        else:
-            notes.append(f"evidence retrieved at rank {rank}")
-        if answer.abstained:
-            why = f" (support {row.top_score:.3f})" if row.top_score is not None else ""
-            failures.append(f"abstained on an answerable question{why}")
-        else:
-            if row.missing_facts:
-                failures.append("missing facts: " + "; ".join(" / ".join(f) for f in row.missing_facts))
-            if vals.get("citation_recall") is not None and vals["citation_recall"] < 1:
-                uncited = [ev for ev, occ in zip(case.evidence, spans)
-                           if not any(m.citation_on_evidence(s, sp, gold_source, [occ]) for s, sp in cited)]
-                failures.append("evidence not cited: " + "; ".join(repr(_short(e)) for e in uncited))
-            off = [c for c in cites if c.on_evidence is False]
-            if off:
-                notes.append(f"{len(off)} of {len(cites)} citations are off the evidence: "
-                             + ", ".join(f"[{c.id}]" for c in off))
-    elif not answer.abstained:
-        failures.append("answered a question the documents do not answer"
-                        + (f" (support {row.top_score:.3f})" if row.top_score is not None else ""))
-    row.metrics = vals
-    row.passed = not failures
-    return row
+
+def _support(top_score: float | None) -> str:
+    return f" (support {top_score:.3f})" if top_score is not None else ""
+
+
+def _score_answerable(row: CaseResult, case: EvalCase, answer: Answer, cites: list[CitationRow],
+                      spans: list[list[m.Span]], vals: dict[str, float | None]) -> None:
+    """Retrieval and answer metrics of an answerable case into `vals`; its failures and notes into `row`."""
+    gold_source = row.source
+    retrieved = [(r.source, (r.start, r.end)) for r in answer.retrieved]
+    rank = m.first_hit_rank(retrieved, gold_source, spans)
+    row.evidence_rank = rank
+    for k in m.KS:
+        vals[f"hit@{k}"] = m.hit_at(rank, k)
+        vals[f"mrr@{k}"] = m.rr_at(rank, k)
+    cited = [(c.source, (c.start, c.end)) for c in cites]
+    row.missing_facts = _answer_metrics(case, answer, cited, gold_source, spans, vals)
+    row.notes.append(_retrieval_note(rank, retrieved, gold_source, spans))
+    if answer.abstained:
+        row.failures.append(f"abstained on an answerable question{_support(row.top_score)}")
+        return
+    if row.missing_facts:
+        row.failures.append("missing facts: " + "; ".join(" / ".join(f) for f in row.missing_facts))
+    if vals.get("citation_recall") is not None and vals["citation_recall"] < 1:
+        uncited = [ev for ev, occ in zip(case.evidence, spans)
+                   if not any(m.citation_on_evidence(s, sp, gold_source, [occ]) for s, sp in cited)]
+        row.failures.append("evidence not cited: " + "; ".join(repr(clip(e)) for e in uncited))
+    off = [c for c in cites if c.on_evidence is False]
+    if off:
+        row.notes.append(f"{len(off)} of {len(cites)} citations are off the evidence: "
+                         + ", ".join(f"[{c.id}]" for c in off))
+
+
+def _answer_metrics(case: EvalCase, answer: Answer, cited: list[tuple[str, m.Span]], gold_source: str | None,
+                    spans: list[list[m.Span]], vals: dict[str, float | None]) -> list[list[str]]:
+    """Facts recall, accuracy, token F1 and (unless it abstained) citation precision/recall into `vals`;
+    returns the expected facts the answer misses."""
+    said = "" if answer.abstained else answer.text
+    recall, missing = m.facts_recall(case.expected, said)
+    vals["facts_recall"] = recall
+    vals["answer_accuracy"] = None if recall is None else float(recall == 1.0)
+    vals["token_f1"] = m.token_f1(said, " ".join(case.evidence))
+    if not answer.abstained:
+        vals["citation_precision"] = m.citation_precision(cited, gold_source, spans)
+        vals["citation_recall"] = m.citation_recall(cited, gold_source, spans)
+    return [case.expected[i] for i in missing]
+
+
+def _retrieval_note(rank: int | None, retrieved: list[tuple[str, m.Span]], gold_source: str | None,
+                    spans: list[list[m.Span]]) -> str:
+    """Where the evidence was retrieved, or why it was not (a chunk boundary through it, or not in the top k)."""
+    if rank is not None:
+        return f"evidence retrieved at rank {rank}"
+    straddle = any(src == gold_source and any(m.overlaps(sp, ev) for occ in spans for ev in occ)
+                   for src, sp in retrieved)
+    return ("evidence straddles a chunk boundary: a retrieved chunk holds part of it, none all of it"
+            if straddle else f"evidence not in the top {len(retrieved)} retrieved chunks")
 
 
 def failed_row(case: EvalCase, gold_source: str | None, error: str) -> CaseResult:
