@@ -15,12 +15,13 @@ import ipaddress
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from rag import Answer, Assistant, ConfigError, RagError
-from rag.types import Final, TextDelta
+from rag.types import Final, TextDelta, conversation
 from rag_cited.ui import render
 from rag_cited.ui.evaluation import evaluation_tab
 from rag_cited.ui.theme import CSS, HEAD, theme
@@ -81,14 +82,6 @@ def example_questions(assistant: Assistant) -> list[str]:
     return list(dict.fromkeys(out))[:MAX_EXAMPLES]
 
 
-def engine_history(turns: list[Answer]) -> list[dict]:
-    """The conversation in the engine's format: the questions and the answers' plain text."""
-    history: list[dict] = []
-    for a in turns:
-        history += [{"role": "user", "content": a.question}, {"role": "assistant", "content": a.text}]
-    return history
-
-
 def chat_messages(turns: list[Answer]) -> list[dict]:
     msgs: list[dict] = []
     for i, a in enumerate(turns):
@@ -129,84 +122,78 @@ def upload_report_html(report) -> str:
     if not lines:
         return ""
     ok = len(report.added) + len(report.updated) + len(report.unchanged)
-    summary = (f"{ok} file{'s' if ok != 1 else ''} in the index ({report.chunks_written} passages written, "
+    summary = (f"{render.plural(ok, 'file')} in the index ({report.chunks_written} passages written, "
                f"{report.seconds:.1f} s)" + (f"; {len(report.skipped)} rejected" if report.skipped else ""))
     return f"<div><b>{summary}</b><ul>{''.join(lines)}</ul></div>"
 
 
 # -- the app ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChatTab:
+    """The Chat tab's components that events read or write."""
+
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    ask: gr.Button
+    new_chat: gr.Button
+    top_k: gr.Slider
+    mode: gr.Radio
+    sources: gr.HTML
+    retrieval: gr.JSON
+
+
+@dataclass(frozen=True)
+class DocumentsTab:
+    """The Documents tab's components that events read or write."""
+
+    upload: gr.File
+    upload_report: gr.HTML
+    table: gr.HTML
+    to_delete: gr.Dropdown
+    delete: gr.Button
+    delete_report: gr.HTML
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What the page shows about the current index: header, documents table, delete choices, examples."""
+
+    header: str
+    table: str
+    choices: list[tuple[str, str]]
+    examples: list[dict]
+    documents: int
+
+
+def corpus(assistant: Assistant, mode: str) -> Corpus:
+    status, docs = assistant.status(), assistant.documents()
+    return Corpus(render.header(status, mode), render.documents_table(docs),
+                  [(f"{d.title} — {d.source}", d.source) for d in docs],
+                  [{"text": q} for q in example_questions(assistant)], int(status["documents"]))
+
+
+def corpus_updates(assistant: Assistant, mode: str) -> tuple:
+    """Updates for (header, documents table, delete dropdown, chatbot examples) after the index changed."""
+    c = corpus(assistant, mode)
+    return c.header, c.table, gr.update(choices=c.choices, value=None), gr.update(examples=c.examples or None)
+
+
 def build_app(assistant: Assistant, *, server_paths: bool = True) -> gr.Blocks:
-    """server_paths=False: the Evaluation tab runs only the bundled suites (for apps reachable by others)."""
-    """The whole web app for `assistant` (queue set up; call `.launch(...)` on it, or use `serve`)."""
+    """The whole web app for `assistant` (queue set up; call `.launch(...)` on it, or use `serve`).
+
+    server_paths=False: the Evaluation tab runs only the bundled suites (for apps reachable by others).
+    """
     settings = assistant.settings
     modes = answer_modes(assistant)
     default_mode = settings.effective_mode() if settings.effective_mode() in modes else "extractive"
 
-    def corpus() -> tuple[str, str, list[tuple[str, str]], list[dict], int]:
-        """Header HTML, documents table HTML, delete choices, example messages, document count: for the current index."""
-        status, docs = assistant.status(), assistant.documents()
-        return (render.header(status, default_mode), render.documents_table(docs),
-                [(f"{d.title} — {d.source}", d.source) for d in docs],
-                [{"text": q} for q in example_questions(assistant)], int(status["documents"]))
-
-    def corpus_updates():
-        head, table, choices, examples, _ = corpus()
-        return head, table, gr.update(choices=choices, value=None), gr.update(examples=examples or None)
-
     with ChatApp(upload_max_mb=settings.upload_max_mb, title="Cited — answers from your documents") as demo:
-        head, table, choices, examples, n_docs = corpus()
-        header = gr.HTML(head, elem_id="header")
+        now = corpus(assistant, default_mode)
+        header = gr.HTML(now.header, elem_id="header")
         turns = gr.State([])
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                with gr.Row(elem_id="chat-row", equal_height=False):
-                    with gr.Column(scale=3, min_width=340):
-                        chatbot = gr.Chatbot(
-                            elem_id="chatbot", show_label=False, height=520, layout="bubble",
-                            buttons=["copy", "copy_all"], feedback_options=None, sanitize_html=True,
-                            examples=examples or None,
-                            latex_delimiters=[], placeholder=(
-                                "**Ask anything about your documents.**<br>Answers quote the documents "
-                                "sentence by sentence; click a number to see the passage."))
-                        with gr.Row(equal_height=True):
-                            question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
-                                                  elem_id="question", scale=8, lines=1, max_lines=4, autofocus=True,
-                                                  container=False)
-                            ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-btn")
-                        with gr.Row():
-                            new_chat = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
-                        with gr.Accordion("Settings", open=False, elem_id="settings"):
-                            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages searched (top-k)",
-                                              elem_id="top-k",
-                                              info="More passages: better recall, slower answers.")
-                            mode = gr.Radio(modes, value=default_mode, label="Answer mode", info=(
-                                "extractive: exact sentences from the documents" + (
-                                    "; llm: written by the configured model, then checked against the sources"
-                                    if "llm" in modes else " (set RAG_LLM_BASE_URL to enable LLM answers)")))
-                    with gr.Column(scale=2, min_width=300):
-                        sources = gr.HTML(render.sources_panel(None, 0, assistant.document_text, documents=n_docs),
-                                          elem_id="sources", container=True, padding=True)
-                        with gr.Accordion("Retrieval details", open=False, elem_id="details-box"):
-                            retrieval = gr.JSON(elem_id="details", show_label=False)
-            with gr.Tab("Documents", id="documents"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=300):
-                        gr.Markdown("### Add documents")
-                        upload = gr.File(label="Drop files here or click to browse", show_label=False,
-                                         file_count="multiple", elem_id="upload", height=160)
-                        gr.Markdown(f"Supported: {SUPPORTED_HINT}; up to {settings.upload_max_mb} MB each. "
-                                    "Files are copied into the index folder; a file with the same name replaces the "
-                                    "older one.", elem_classes=["hint"])
-                        upload_report = gr.HTML(elem_id="upload-report")
-                    with gr.Column(scale=3, min_width=320):
-                        gr.Markdown("### Indexed documents")
-                        docs_table = gr.HTML(table, elem_id="documents")
-                        with gr.Row(equal_height=False, elem_id="delete-row"):
-                            to_delete = gr.Dropdown(label="Remove a document", choices=choices, value=None,
-                                                    elem_id="delete-source",
-                                                    scale=4)
-                            delete = gr.Button("Delete", variant="stop", elem_id="delete-btn", scale=1, min_width=100)
-                        delete_report = gr.HTML(elem_id="delete-report")
+            chat = chat_tab(assistant, now, modes, default_mode)
+            documents = documents_tab(settings.upload_max_mb, now)
             evaluation_tab(assistant, server_paths=server_paths)  # ui/evaluation.py: run the question suite, metrics, report
 
         # API-only endpoints (hidden components carry the file upload through gradio_client)
@@ -214,126 +201,203 @@ def build_app(assistant: Assistant, *, server_paths: bool = True) -> gr.Blocks:
         api_report = gr.JSON(visible=False)
         api_trigger = gr.Button(visible=False)
 
-        # -- chat -------------------------------------------------------------------------------
-        def respond(message: str, past: list[Answer], k: float, chosen_mode: str):
-            """Settings come in with the event (per session, and never behind a pending change event)."""
-            q = (message or "").strip()
-            if not q:
-                raise gr.Error("Type a question first.")
-            turn = len(past)
-            msgs = chat_messages(past) + [{"role": "user", "content": render.md_escape(q)},
-                                          {"role": "assistant", "content": "…"}]
-            yield msgs, "", render.pending_panel(q), gr.skip(), gr.skip()
-            text, answer = "", None
-            try:
-                for event in assistant.stream(q, engine_history(past), top_k=int(k), mode=chosen_mode):
-                    if isinstance(event, Final):
-                        answer = event.answer
-                    elif isinstance(event, TextDelta):  # notices arrive with the final answer
-                        text += event.text
-                        msgs[-1]["content"] = render.md_escape(text) + " ▍"
-                        yield msgs, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            except RagError as e:
-                raise gr.Error(str(e)) from e
-            assert answer is not None
-            msgs[-1]["content"] = render.answer_message(answer, turn)
-            yield (msgs, gr.skip(), render.sources_panel(answer, turn, assistant.document_text), details(answer),
-                   past + [answer])
-
-        chat_out = [chatbot, question, sources, retrieval, turns]
-        chat_in = [question, turns, top_k, mode]
-        gr.on([question.submit, ask.click], respond, chat_in, chat_out, api_visibility=PRIVATE)
-        def pick_example(evt: gr.SelectData) -> str:
-            return evt.value["text"]
-
-        chatbot.example_select(pick_example, None, question, api_visibility=PRIVATE,
-                               queue=False, show_progress="hidden").then(
-            respond, chat_in, chat_out, api_visibility=PRIVATE)
-
-        def show_turn(past: list[Answer], evt: gr.SelectData):
-            index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            turn = int(index) // 2 if index is not None else -1
-            if not 0 <= turn < len(past):
-                return gr.skip(), gr.skip()
-            return render.sources_panel(past[turn], turn, assistant.document_text), details(past[turn])
-
-        chatbot.select(show_turn, turns, [sources, retrieval], api_visibility=PRIVATE, show_progress="hidden")
-
-        def reset():
-            return [], [], "", render.sources_panel(None, 0, assistant.document_text), None
-
-        gr.on([new_chat.click, chatbot.clear], reset, None, [chatbot, turns, question, sources, retrieval],
-              api_visibility=PRIVATE, queue=False)
-
-        # -- documents --------------------------------------------------------------------------
-        corpus_out = [header, docs_table, to_delete, chatbot]
         received = received_as_upload(demo)
-
-        def refresh(past: list[Answer] | None = None):
-            n_docs = assistant.status()["documents"]
-            panel = render.sources_panel(None, 0, assistant.document_text, documents=n_docs)
-            return *corpus_updates(), (panel if not past else gr.skip())
-
-        demo.load(refresh, turns, corpus_out + [sources], api_visibility=PRIVATE, show_progress="hidden")
-
-        def on_upload(paths: list[str] | None, progress=gr.Progress()):  # noqa: B008 (Gradio injects it by default value)
-            if not paths:
-                return (gr.skip(),) * 6
-            progress(0.0, desc="Reading files")
-            try:
-                report = ingest_uploads(assistant, [(p, Path(p).name) for p in paths], received=received,
-                                        progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
-            except RagError as e:
-                raise gr.Error(str(e)) from e
-            return upload_report_html(report), None, *corpus_updates()
-
-        upload.upload(on_upload, upload, [upload_report, upload] + corpus_out, api_visibility=PRIVATE,
-                      show_progress_on=[upload_report, upload])
-
-        def on_delete(source: str | None):
-            if not source:
-                raise gr.Error("Choose a document to delete first.")
-            removed = delete_source(assistant, source)
-            msg = (f'<span class="ok">Removed <code>{html.escape(source)}</code>: its passages are no longer cited.</span>'
-                   if removed else f'<span class="bad">{html.escape(source)} was not in the index.</span>')
-            return msg, *corpus_updates()
-
-        delete.click(on_delete, to_delete, [delete_report] + corpus_out, api_visibility=PRIVATE)
-
-        # -- API --------------------------------------------------------------------------------
-        def api_ask(question: str, history: list[dict] | None = None, top_k: int | None = None,
-                    mode: str | None = None) -> dict:
-            """Answer a question; history is earlier turns as [{"role", "content"}]. Returns the Answer as JSON."""
-            if mode is not None and mode not in modes:
-                raise gr.Error(f"mode must be one of {modes}")
-            try:
-                return assistant.ask(question, check_history(history), top_k=top_k, mode=mode).model_dump()
-            except RagError as e:
-                raise gr.Error(str(e)) from e
-
-        def api_ingest(paths: list[str] | None) -> dict:
-            """Add files (kept under uploads/); returns the IngestReport for them as JSON."""
-            try:
-                return ingest_uploads(assistant, [(p, Path(p).name) for p in paths or []],
-                                      received=received).model_dump()
-            except RagError as e:
-                raise gr.Error(str(e)) from e
-
-        def api_documents() -> list[dict]:
-            """The indexed documents (without server paths: gradio_client would take {"path": …} for a file)."""
-            return [d.model_dump(exclude={"path"}) for d in assistant.documents()]
-
-        def api_delete(source: str) -> bool:
-            """Remove a document (and its uploaded file); False when it was not indexed."""
-            return delete_source(assistant, source)
-
-        gr.api(api_ask, api_name="ask")
-        api_trigger.click(api_ingest, api_files, api_report, api_name="ingest")
-        gr.api(api_documents, api_name="documents")
-        gr.api(api_delete, api_name="delete")
+        chat_events(assistant, chat, turns)
+        documents_events(demo, assistant, default_mode, header, chat, documents, turns, received)
+        api_events(assistant, modes, received, api_files, api_report, api_trigger)
 
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
+
+
+def chat_tab(assistant: Assistant, now: Corpus, modes: list[str], default_mode: str) -> ChatTab:
+    """The Chat tab: conversation, question box, settings, and the sources panel beside them."""
+    settings = assistant.settings
+    with gr.Tab("Chat", id="chat"):
+        with gr.Row(elem_id="chat-row", equal_height=False):
+            with gr.Column(scale=3, min_width=340):
+                chatbot = gr.Chatbot(
+                    elem_id="chatbot", show_label=False, height=520, layout="bubble",
+                    buttons=["copy", "copy_all"], feedback_options=None, sanitize_html=True,
+                    examples=now.examples or None,
+                    latex_delimiters=[], placeholder=(
+                        "**Ask anything about your documents.**<br>Answers quote the documents "
+                        "sentence by sentence; click a number to see the passage."))
+                with gr.Row(equal_height=True):
+                    question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
+                                          elem_id="question", scale=8, lines=1, max_lines=4, autofocus=True,
+                                          container=False)
+                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-btn")
+                with gr.Row():
+                    new_chat = gr.Button("New chat", size="sm", variant="secondary", elem_id="new-chat")
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages searched (top-k)",
+                                      elem_id="top-k",
+                                      info="More passages: better recall, slower answers.")
+                    mode = gr.Radio(modes, value=default_mode, label="Answer mode", info=(
+                        "extractive: exact sentences from the documents" + (
+                            "; llm: written by the configured model, then checked against the sources"
+                            if "llm" in modes else " (set RAG_LLM_BASE_URL to enable LLM answers)")))
+            with gr.Column(scale=2, min_width=300):
+                sources = gr.HTML(render.sources_panel(None, 0, assistant.document_text, documents=now.documents),
+                                  elem_id="sources", container=True, padding=True)
+                with gr.Accordion("Retrieval details", open=False, elem_id="details-box"):
+                    retrieval = gr.JSON(elem_id="details", show_label=False)
+    return ChatTab(chatbot, question, ask, new_chat, top_k, mode, sources, retrieval)
+
+
+def documents_tab(upload_max_mb: int, now: Corpus) -> DocumentsTab:
+    """The Documents tab: upload on the left, the indexed documents and delete on the right."""
+    with gr.Tab("Documents", id="documents"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                gr.Markdown("### Add documents")
+                upload = gr.File(label="Drop files here or click to browse", show_label=False,
+                                 file_count="multiple", elem_id="upload", height=160)
+                gr.Markdown(f"Supported: {SUPPORTED_HINT}; up to {upload_max_mb} MB each. "
+                            "Files are copied into the index folder; a file with the same name replaces the "
+                            "older one.", elem_classes=["hint"])
+                upload_report = gr.HTML(elem_id="upload-report")
+            with gr.Column(scale=3, min_width=320):
+                gr.Markdown("### Indexed documents")
+                table = gr.HTML(now.table, elem_id="documents")
+                with gr.Row(equal_height=False, elem_id="delete-row"):
+                    to_delete = gr.Dropdown(label="Remove a document", choices=now.choices, value=None,
+                                            elem_id="delete-source",
+                                            scale=4)
+                    delete = gr.Button("Delete", variant="stop", elem_id="delete-btn", scale=1, min_width=100)
+                delete_report = gr.HTML(elem_id="delete-report")
+    return DocumentsTab(upload, upload_report, table, to_delete, delete, delete_report)
+
+
+def chat_events(assistant: Assistant, chat: ChatTab, turns: gr.State) -> None:
+    """Ask (streamed), pick an example, show an earlier turn's sources, start a new chat."""
+
+    def respond(message: str, past: list[Answer], k: float, chosen_mode: str):
+        """Settings come in with the event (per session, and never behind a pending change event)."""
+        q = (message or "").strip()
+        if not q:
+            raise gr.Error("Type a question first.")
+        turn = len(past)
+        msgs = chat_messages(past) + [{"role": "user", "content": render.md_escape(q)},
+                                      {"role": "assistant", "content": "…"}]
+        yield msgs, "", render.pending_panel(q), gr.skip(), gr.skip()
+        text, answer = "", None
+        try:
+            for event in assistant.stream(q, conversation(past), top_k=int(k), mode=chosen_mode):
+                if isinstance(event, Final):
+                    answer = event.answer
+                elif isinstance(event, TextDelta):  # notices arrive with the final answer
+                    text += event.text
+                    msgs[-1]["content"] = render.md_escape(text) + " ▍"
+                    yield msgs, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        except RagError as e:
+            raise gr.Error(str(e)) from e
+        assert answer is not None
+        msgs[-1]["content"] = render.answer_message(answer, turn)
+        yield (msgs, gr.skip(), render.sources_panel(answer, turn, assistant.document_text), details(answer),
+               past + [answer])
+
+    chat_out = [chat.chatbot, chat.question, chat.sources, chat.retrieval, turns]
+    chat_in = [chat.question, turns, chat.top_k, chat.mode]
+    gr.on([chat.question.submit, chat.ask.click], respond, chat_in, chat_out, api_visibility=PRIVATE)
+
+    def pick_example(evt: gr.SelectData) -> str:
+        return evt.value["text"]
+
+    chat.chatbot.example_select(pick_example, None, chat.question, api_visibility=PRIVATE,
+                                queue=False, show_progress="hidden").then(
+        respond, chat_in, chat_out, api_visibility=PRIVATE)
+
+    def show_turn(past: list[Answer], evt: gr.SelectData):
+        index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        turn = int(index) // 2 if index is not None else -1
+        if not 0 <= turn < len(past):
+            return gr.skip(), gr.skip()
+        return render.sources_panel(past[turn], turn, assistant.document_text), details(past[turn])
+
+    chat.chatbot.select(show_turn, turns, [chat.sources, chat.retrieval], api_visibility=PRIVATE,
+                        show_progress="hidden")
+
+    def reset():
+        return [], [], "", render.sources_panel(None, 0, assistant.document_text), None
+
+    gr.on([chat.new_chat.click, chat.chatbot.clear], reset, None,
+          [chat.chatbot, turns, chat.question, chat.sources, chat.retrieval], api_visibility=PRIVATE, queue=False)
+
+
+def documents_events(demo: gr.Blocks, assistant: Assistant, mode: str, header: gr.HTML, chat: ChatTab,
+                     documents: DocumentsTab, turns: gr.State, received) -> None:
+    """Refresh on page load, upload, delete; each brings the header, table, choices and examples up to date."""
+    corpus_out = [header, documents.table, documents.to_delete, chat.chatbot]
+
+    def refresh(past: list[Answer] | None = None):
+        n_docs = assistant.status()["documents"]
+        panel = render.sources_panel(None, 0, assistant.document_text, documents=n_docs)
+        return *corpus_updates(assistant, mode), (panel if not past else gr.skip())
+
+    demo.load(refresh, turns, corpus_out + [chat.sources], api_visibility=PRIVATE, show_progress="hidden")
+
+    def on_upload(paths: list[str] | None, progress=gr.Progress()):  # noqa: B008 (Gradio injects it by default value)
+        if not paths:
+            return (gr.skip(),) * 6
+        progress(0.0, desc="Reading files")
+        try:
+            report = ingest_uploads(assistant, [(p, Path(p).name) for p in paths], received=received,
+                                    progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
+        except RagError as e:
+            raise gr.Error(str(e)) from e
+        return upload_report_html(report), None, *corpus_updates(assistant, mode)
+
+    documents.upload.upload(on_upload, documents.upload, [documents.upload_report, documents.upload] + corpus_out,
+                            api_visibility=PRIVATE, show_progress_on=[documents.upload_report, documents.upload])
+
+    def on_delete(source: str | None):
+        if not source:
+            raise gr.Error("Choose a document to delete first.")
+        removed = delete_source(assistant, source)
+        msg = (f'<span class="ok">Removed <code>{html.escape(source)}</code>: its passages are no longer cited.</span>'
+               if removed else f'<span class="bad">{html.escape(source)} was not in the index.</span>')
+        return msg, *corpus_updates(assistant, mode)
+
+    documents.delete.click(on_delete, documents.to_delete, [documents.delete_report] + corpus_out,
+                           api_visibility=PRIVATE)
+
+
+def api_events(assistant: Assistant, modes: list[str], received, api_files: gr.File, api_report: gr.JSON,
+               api_trigger: gr.Button) -> None:
+    """The named API for `gradio_client`: "ask", "ingest", "documents", "delete"."""
+
+    def api_ask(question: str, history: list[dict] | None = None, top_k: int | None = None,
+                mode: str | None = None) -> dict:
+        """Answer a question; history is earlier turns as [{"role", "content"}]. Returns the Answer as JSON."""
+        if mode is not None and mode not in modes:
+            raise gr.Error(f"mode must be one of {modes}")
+        try:
+            return assistant.ask(question, check_history(history), top_k=top_k, mode=mode).model_dump()
+        except RagError as e:
+            raise gr.Error(str(e)) from e
+
+    def api_ingest(paths: list[str] | None) -> dict:
+        """Add files (kept under uploads/); returns the IngestReport for them as JSON."""
+        try:
+            return ingest_uploads(assistant, [(p, Path(p).name) for p in paths or []],
+                                  received=received).model_dump()
+        except RagError as e:
+            raise gr.Error(str(e)) from e
+
+    def api_documents() -> list[dict]:
+        """The indexed documents (without server paths: gradio_client would take {"path": …} for a file)."""
+        return [d.model_dump(exclude={"path"}) for d in assistant.documents()]
+
+    def api_delete(source: str) -> bool:
+        """Remove a document (and its uploaded file); False when it was not indexed."""
+        return delete_source(assistant, source)
+
+    gr.api(api_ask, api_name="ask")
+    api_trigger.click(api_ingest, api_files, api_report, api_name="ingest")
+    gr.api(api_documents, api_name="documents")
+    gr.api(api_delete, api_name="delete")
 
 
 def received_as_upload(demo: gr.Blocks):

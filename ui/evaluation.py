@@ -11,6 +11,7 @@ Left out: choosing a baseline file and gates (that is `rag eval --baseline`); on
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -18,7 +19,7 @@ import gradio as gr
 from rag import Assistant, RagError
 from rag_cited.eval import harness
 from rag_cited.eval.harness import DEFAULT_QUESTIONS, display_path
-from rag_cited.eval.metrics import METRICS
+from rag_cited.eval.metrics import METRICS, format_metric
 from rag_cited.eval.report import GROUP_TITLES, load_result, render_html, summary, write_outputs
 
 PRIVATE = "private"  # as in ui/app.py: the frontend calls these events, the API does not list them
@@ -38,11 +39,6 @@ def newest_result_file(folder: Path) -> Path | None:
     return max(files, key=lambda p: (p.stat().st_mtime, not p.stem.endswith("-latest")), default=None)
 
 
-def _fmt(name: str, value: float) -> str:
-    info = METRICS.get(name)
-    return f"{value:.0f}" if info is not None and info.unit == "ms" else f"{value:.3f}"
-
-
 def summary_table(result) -> str:
     """The run's measured metrics as an HTML table (group, metric, value), in the harness's metric order."""
     values = summary(result)
@@ -54,7 +50,7 @@ def summary_table(result) -> str:
         label = info.label if info else name
         rows.append(f"<tr><td class=group>{html.escape(group) if group != last else ''}</td>"
                     f"<td title='{html.escape(name, quote=True)}'>{html.escape(label)}</td>"
-                    f"<td class=num>{_fmt(name, values[name])}</td></tr>")
+                    f"<td class=num>{format_metric(name, values[name])}</td></tr>")
         last = group
     c = result.counts
     caption = (f"<b>{html.escape(Path(result.questions).name)}</b>: {c.get('passed', 0)}/{c.get('cases', 0)} cases "
@@ -75,6 +71,19 @@ def show(result, source: str, baseline=None) -> tuple[str, str, str]:
     return status, summary_table(result), report_frame(render_html(result, baseline))
 
 
+@dataclass(frozen=True)
+class EvaluationTab:
+    """The tab's components that its events read or write."""
+
+    questions: gr.Textbox
+    docs: gr.Textbox
+    run: gr.Button
+    load: gr.Button
+    status: gr.HTML
+    table: gr.HTML
+    report: gr.HTML
+
+
 def evaluation_tab(assistant: Assistant, server_paths: bool = True) -> None:
     """The "Evaluation" tab and its events; call inside `with gr.Tabs():` of the app's Blocks.
 
@@ -82,6 +91,23 @@ def evaluation_tab(assistant: Assistant, server_paths: bool = True) -> None:
     must not let its users point the harness at arbitrary files on the server.
     """
     folder = out_dir(assistant)
+    tab = _components(folder, server_paths)
+
+    def on_run(questions_path: str, docs_path: str, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+        if not server_paths:  # the fields are read-only in the page, but an event can still carry other values
+            questions_path, docs_path = str(DEFAULT_QUESTIONS), ""
+        return run_suite(assistant, folder, questions_path, docs_path, progress)
+
+    def on_load():
+        return load_last(folder)
+
+    outputs = [tab.status, tab.table, tab.report]
+    tab.run.click(on_run, [tab.questions, tab.docs], outputs, api_visibility=PRIVATE, concurrency_limit=1,
+                  concurrency_id="evaluation", show_progress_on=[tab.status])
+    tab.load.click(on_load, None, outputs, api_visibility=PRIVATE)
+
+
+def _components(folder: Path, server_paths: bool) -> EvaluationTab:
     with gr.Tab("Evaluation", id="evaluation"):
         gr.Markdown("### Evaluate answer quality\nRuns a fixed question suite through the assistant on a separate "
                     "evaluation index (your documents are not touched) and reports retrieval, answer, citation, "
@@ -103,42 +129,43 @@ def evaluation_tab(assistant: Assistant, server_paths: bool = True) -> None:
                 table = gr.HTML(elem_id="eval-summary")
             with gr.Column(scale=5, min_width=340):
                 report = gr.HTML(elem_id="eval-report")
+    return EvaluationTab(questions, docs, run, load, status, table, report)
 
-    def resolve(path: str) -> Path:
-        p = Path(path.strip()).expanduser()
-        return p if p.is_absolute() or p.exists() else DEFAULT_QUESTIONS.parent.parent / p
 
-    def on_run(questions_path: str, docs_path: str, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
-        if not server_paths:  # the fields are read-only in the page, but an event can still carry other values
-            questions_path, docs_path = str(DEFAULT_QUESTIONS), ""
-        qfile = resolve(questions_path or str(DEFAULT_QUESTIONS))
-        if not qfile.is_file():
-            raise gr.Error(f"No questions file at {qfile}.")
-        progress(0.0, desc="Preparing the evaluation index")
-        previous = newest_result_file(folder)
-        try:
-            result = harness.run(qfile, resolve(docs_path) if docs_path and docs_path.strip() else None,
-                                 assistant.settings, embed_model=assistant.embedder,  # the model already loaded
-                                 progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
-            json_path, _ = write_outputs(result, folder)
-            old = load_result(previous) if previous else None
-        except RagError as e:
-            raise gr.Error(str(e)) from e
-        baseline = old if old is not None and old.questions == result.questions else None
-        note = f" (compared with the run of {baseline.created_at})" if baseline else ""
-        return show(result, f"Finished in {result.duration_s:.0f} s; saved {json_path}{note}.", baseline)
+def _resolve(path: str) -> Path:
+    """A path typed into the tab: as given when absolute or present, else relative to the repository."""
+    p = Path(path.strip()).expanduser()
+    return p if p.is_absolute() or p.exists() else DEFAULT_QUESTIONS.parent.parent / p
 
-    def on_load():
-        path = newest_result_file(folder)
-        if path is None:
-            return '<span class="bad">No saved evaluation yet: run one first.</span>', "", ""
-        try:
-            return show(load_result(path), f"Loaded {path}.")
-        except RagError as e:
-            raise gr.Error(str(e)) from e
 
-    outputs = [status, table, report]
-    run.click(on_run, [questions, docs], outputs, api_visibility=PRIVATE, concurrency_limit=1,
-              concurrency_id="evaluation", show_progress_on=[status])
-    load.click(on_load, None, outputs, api_visibility=PRIVATE)
+def run_suite(assistant: Assistant, folder: Path, questions_path: str, docs_path: str,
+              progress) -> tuple[str, str, str]:
+    """Run the suite with the app's settings and loaded model, save it under `folder`, show it (compared with the
+    previous run of the same suite)."""
+    qfile = _resolve(questions_path or str(DEFAULT_QUESTIONS))
+    if not qfile.is_file():
+        raise gr.Error(f"No questions file at {qfile}.")
+    progress(0.0, desc="Preparing the evaluation index")
+    previous = newest_result_file(folder)
+    try:
+        result = harness.run(qfile, _resolve(docs_path) if docs_path and docs_path.strip() else None,
+                             assistant.settings, embed_model=assistant.embedder,  # the model already loaded
+                             progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
+        json_path, _ = write_outputs(result, folder)
+        old = load_result(previous) if previous else None
+    except RagError as e:
+        raise gr.Error(str(e)) from e
+    baseline = old if old is not None and old.questions == result.questions else None
+    note = f" (compared with the run of {baseline.created_at})" if baseline else ""
+    return show(result, f"Finished in {result.duration_s:.0f} s; saved {json_path}{note}.", baseline)
 
+
+def load_last(folder: Path) -> tuple[str, str, str]:
+    """Show the newest saved run in `folder` (or say there is none)."""
+    path = newest_result_file(folder)
+    if path is None:
+        return '<span class="bad">No saved evaluation yet: run one first.</span>', "", ""
+    try:
+        return show(load_result(path), f"Loaded {path}.")
+    except RagError as e:
+        raise gr.Error(str(e)) from e

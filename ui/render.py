@@ -26,6 +26,11 @@ def card_id(turn: int, n: int) -> str:
     return f"src-{turn}-{n}"
 
 
+def plural(n: int, noun: str) -> str:
+    """A count and its noun: "1 source", "3 sources"."""
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 def md_escape(text: str) -> str:
     """Text shown literally inside Markdown: no HTML tags, emphasis, links, lists or LaTeX.
 
@@ -115,7 +120,7 @@ def sources_panel(answer: Answer | None, turn: int, document_text: Callable[[str
                 + "</div>")
     else:
         n = len(answer.citations)
-        head = f'<div class="src-head"><b>{n} source{"s" if n != 1 else ""}</b> for this answer</div>'
+        head = f'<div class="src-head"><b>{plural(n, "source")}</b> for this answer</div>'
     cards = "".join(source_card(c, turn, document_text) for c in answer.citations)
     foot = (f'<div class="src-foot">{html.escape(answer.mode)} answer · {len(answer.retrieved)} passages searched · '
             f'{secs:.2f} s · question: “{html.escape(answer.question)}”</div>')
@@ -129,7 +134,7 @@ def pending_panel(question: str) -> str:
 
 def header(status: dict, mode: str) -> str:
     docs, chunks = int(status.get("documents", 0)), int(status.get("chunks", 0))
-    stats = [f"{docs} document{'s' if docs != 1 else ''}", f"{chunks} passages", f"{html.escape(mode)} answers"]
+    stats = [plural(docs, "document"), f"{chunks} passages", f"{html.escape(mode)} answers"]
     pills = "".join(f'<span class="pill">{s}</span>' for s in stats)
     return ('<div class="app-header"><div class="brand"><span class="logo">❝</span><div>'
             '<div class="app-title">Cited</div><div class="app-sub">Answers from your documents, '
