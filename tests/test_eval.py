@@ -21,6 +21,8 @@ from rag_cited.eval.compare import (
 )
 from rag_cited.eval.results import CaseResult, CitationRow, EvalResult, aggregate
 
+from .eval_corpus import QUESTIONS, write_suite
+
 
 # -- metrics ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text, expected", [
@@ -141,6 +143,19 @@ def test_latency_keys_and_mean():
     assert m.mean([1, None, 3]) == 2 and m.mean([None]) is None
 
 
+@pytest.mark.parametrize("name, value, options, shown", [
+    ("hit@5", 0.98, {}, "0.980"),
+    ("hit@5", None, {"with_unit": True}, "–"),
+    ("hit@1", 0.02, {"signed": True, "with_unit": True}, "+0.020"),
+    ("latency.total_ms.p95", 812.4, {}, "812"),
+    ("latency.total_ms.p95", 812.6, {"with_unit": True}, "813 ms"),
+    ("latency.total_ms.p95", -3.0, {"signed": True, "with_unit": True}, "-3 ms"),
+    ("not-a-metric", 2.0, {}, "2.000"),
+])
+def test_format_metric(name, value, options, shown):
+    assert m.format_metric(name, value, **options) == shown
+
+
 # -- question files ---------------------------------------------------------------------------------
 def _yaml(tmp_path: Path, body: str) -> Path:
     p = tmp_path / "q.yaml"
@@ -234,53 +249,12 @@ def test_gates():
 
 
 # -- end to end -------------------------------------------------------------------------------------
-CORPUS = {
-    "lighthouse.txt": "The Old Lighthouse\n\nThe lighthouse on Gull Point was built in 1887 by the harbour board. "
-                      "Its lamp was first lit by keeper Ada Merrow. The tower is 31 metres tall and painted red.\n",
-    "bakery.md": "# Village Bakery\n\nThe bakery opens at six in the morning. Its best seller is a rye loaf "
-                 "baked with caraway seeds. On Sundays the bakery is closed.\n",
-}
-QUESTIONS = """
-version: 1
-docs: corpus
-cases:
-  - id: built-year
-    type: fact
-    question: "When was the lighthouse on Gull Point built?"
-    source: lighthouse.txt
-    expected: [["1887"]]
-    evidence: ["built in 1887"]
-  - id: best-seller
-    type: fact
-    question: "What is the bakery's best seller?"
-    source: bakery.md
-    expected: [["rye loaf"]]
-    evidence: ["Its best seller is a rye loaf"]
-  - id: keeper-followup
-    type: multi_turn
-    question: "Who first lit its lamp?"
-    history: ["When was the lighthouse on Gull Point built?"]
-    source: lighthouse.txt
-    expected: [["Ada Merrow"]]
-    evidence: ["Its lamp was first lit by keeper Ada Merrow."]
-  - id: mayor
-    type: unanswerable
-    question: "Who is the mayor of the village?"
-    answerable: false
-"""
-
-
 def test_end_to_end_cli_writes_reports_and_gate_fails(tmp_path, capsys):
     from rag import Settings
     from rag_cited.eval import cli, harness
     from rag_cited.eval.report import load_result, render_html, summary
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in CORPUS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    questions = tmp_path / "suite.yaml"
-    questions.write_text(QUESTIONS, encoding="utf-8")
+    questions, _ = write_suite(tmp_path)
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({"questions": str(questions), "metrics": {
         "hit@5": {"value": 0.0, "tolerance": 0.0},

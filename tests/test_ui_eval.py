@@ -13,7 +13,7 @@ import pytest
 
 from rag import Assistant, Settings
 
-from .test_eval import CORPUS  # the same tiny corpus the harness tests use
+from .eval_corpus import write_suite  # the same tiny corpus the harness tests use
 from .ui_helpers import chromium_browser, launched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -21,44 +21,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WAIT_MS = 30_000
 RUN_MS = 180_000  # ingest + warm-up + 3 questions; seconds here, but a loaded CI box is slow
-QUESTIONS = """
-version: 1
-docs: corpus
-cases:
-  - id: built-year
-    type: fact
-    question: "When was the lighthouse on Gull Point built?"
-    history: []
-    answerable: true
-    source: lighthouse.txt
-    expected: [["1887"]]
-    evidence: ["built in 1887"]
-  - id: best-seller
-    type: fact
-    question: "What is the bakery's best seller?"
-    history: []
-    answerable: true
-    source: bakery.md
-    expected: [["rye loaf"]]
-    evidence: ["Its best seller is a rye loaf"]
-  - id: mayor
-    type: unanswerable
-    question: "Who is the mayor of the village?"
-    history: []
-    answerable: false
-"""
 CHARTS_LOADED = """() => document.images.length >= 2 && [...document.images].every(
     i => i.complete && i.naturalWidth > 0 && i.src.startsWith('data:image/png;base64,'))"""
 
 
 def small_suite(tmp_path: Path) -> tuple[Path, Path]:
-    docs = tmp_path / "corpus"
-    docs.mkdir()
-    for name, text in CORPUS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    questions = tmp_path / "suite.yaml"
-    questions.write_text(QUESTIONS, encoding="utf-8")
-    return questions, docs
+    """Three single-turn cases (two answerable, one not) over the two-file corpus."""
+    return write_suite(tmp_path, ["built-year", "best-seller", "mayor"])
 
 
 @pytest.fixture(scope="module")
