@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from rag.chunking import MAX_CHUNK_CHARS, chunk_text, split_sentences
 from rag.errors import IngestError
@@ -26,6 +27,7 @@ FAST = settings(max_examples=200, deadline=timedelta(seconds=5), database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 BIG = settings(max_examples=15, deadline=timedelta(seconds=30), database=None, suppress_health_check=[HealthCheck.too_slow])
 _DIR = Path(tempfile.mkdtemp(prefix="rag-fuzz-"))
+set_hypothesis_home_dir(str(_DIR / ".hypothesis"))  # its caches stay out of the working tree
 _DOCX = _docx_parts()
 _PDF = pdf_bytes("Fuzzing the turbine report.")
 EXTENSIONS = ["", ".txt", ".md", ".html", ".pdf", ".docx", ".xyz", ".png"]
