@@ -238,6 +238,13 @@ class Assistant:
                            notice="; ".join(n for n in (notice, draft.notice) if n) or None,
                            retrieved=[h.retrieved() for h in evidence.hits]))
 
+    def evidence(self, question: str, history: list[dict] | None = None, *,
+                 top_k: int | None = None) -> tuple[str, Evidence]:
+        """The extractive answerer's retrieval query for this turn and what retrieval found (for diagnostics and
+        for fitting the ranker: eval/fit_ranker.py)."""
+        query = self.answerer("extractive").condense(question, history)
+        return query, self._evidence(query, top_k, Timings())
+
     def _evidence(self, query: str, top_k: int | None, timings: Timings) -> Evidence:
         """Retrieval and the candidate sentences, read from one consistent index."""
         with self.store.reading():

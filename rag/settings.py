@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(0.35, ge=0.0, le=1.0,
                                      description="Below this answerability score (0-1) the answer abstains (see README: Abstention).")
 
+    ranker: Path | None = Field(None, description="Weights of the learned extractive ranker (default: the bundled "
+                                                   "rag/answering/ranker.json; without one, v0.1's hand-tuned scorer).")
+
     # embeddings
     embed_batch_size: int = Field(8, ge=1, le=512, description="Texts per ONNX call (8 measured fastest on 2 cores; bench/RESULTS.md).")
     embed_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores.")

@@ -25,6 +25,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.answering.base import Draft, Evidence
+from rag.answering.features import (
+    FEATURES,
+    Question,
+    analyse,
+    is_code,
+    is_nonprose,
+    sentence_features,
+    term_weights,
+)
+from rag.answering.ranker import DEFAULT_PATH as DEFAULT_RANKER
+from rag.answering.ranker import Ranker, question_features
 from rag.lexical import QUESTION_WORDS, terms, words
 from rag.types import Citation, TextDelta
 
@@ -74,6 +85,7 @@ class Sentence:
     embed: float = 0.0
     lexical: float = 0.0
     sha256: str = ""  # the document version the offsets index into
+    heading_path: tuple[str, ...] = ()  # the headings above it, outermost first
 
     def citation(self, n: int) -> Citation:
         return Citation(id=n, source=self.source, title=self.title, quote=self.text, start=self.start, end=self.end,
@@ -226,7 +238,7 @@ def compose(question: str, picked: list[tuple[Sentence, bool]]) -> tuple[str, li
     for n, (s, _ctx) in enumerate(picked, 1):
         citations.append(s.citation(n))
         sep = "\n\n" if last_source is not None and s.source != last_source else " "
-        parts.append(("" if not parts else sep) + f"{s.text} [{n}]")
+        parts.append(("" if not parts else sep) + f"{' '.join(s.text.split())} [{n}]")  # shown with plain spaces
         last_source = s.source
     return "".join(parts), citations
 
@@ -261,14 +273,54 @@ class ExtractiveAnswerer:
         return draft
 
     def draft(self, question: str, query: str, evidence: Evidence) -> Draft:
-        sents = list(evidence.sentences)
+        if not evidence.sentences:
+            text, cites = abstain([])
+            return Draft(text, cites, True, support=0.0)
+        ranker = Ranker.load(self.settings.ranker) if self.settings.ranker or DEFAULT_RANKER.is_file() else None
+        if ranker is None:
+            return self._hand_tuned(question, query, evidence)
+        sents, x, q = self.featurize(question, query, evidence)
         if not sents:
             text, cites = abstain([])
             return Draft(text, cites, True, support=0.0)
+        probs = ranker.sentence.prob(x)
+        for sent, p in zip(sents, probs):
+            sent.score = float(p)
+        hits = evidence.hits
+        qx = question_features(probs, x, FEATURES, max((h.vector_score or 0.0) for h in hits),
+                               max((h.bm25_score or 0.0) for h in hits), q.kind)
+        sup = float(ranker.answerable.prob(qx)[0])
+        chosen = select(sents, self.settings.max_sentences, margin=ranker.margin)
+        if sup < ranker.threshold:
+            text, cites = abstain(chosen[:2])
+            return Draft(text, cites, True, support=round(sup, 4))
+        text, cites = compose(question, with_context(chosen, sents))
+        return Draft(text, cites, False, support=round(sup, 4))
+
+    def featurize(self, question: str, query: str, evidence: Evidence) -> tuple[list[Sentence], np.ndarray, Question]:
+        """The candidates that may answer (no non-prose; code only for code questions) and their FEATURES rows."""
+        q = analyse(question)
+        about_doc = bool(_ABOUT_DOC.search(question))
+        sents = [s for s in evidence.sentences if (s.is_title and about_doc) or not (
+            is_nonprose(s.text) or (not q.wants_code and is_code(s.text)))]
+        if not sents:
+            return [], np.zeros((0, len(FEATURES))), q
+        weights = term_weights(question, query, evidence.idf)
+        x = sentence_features(q, weights, sents, self._vectors([s.text for s in sents]),
+                              self._query_vector(question, query, evidence), evidence.hits)
+        return sents, x, q
+
+    def _query_vector(self, question: str, query: str, evidence: Evidence) -> np.ndarray:
         qvec = evidence.query_vector
         if query != question:  # a follow-up: lean on this turn's words, keep some of the condensed query
             qvec = 0.7 * self.embedder.embed([question])[0] + 0.3 * qvec
             qvec = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
+        return qvec
+
+    def _hand_tuned(self, question: str, query: str, evidence: Evidence) -> Draft:
+        """v0.1's scorer (W_* and SUPPORT_W above): used when no learned ranker is installed."""
+        sents = list(evidence.sentences)
+        qvec = self._query_vector(question, query, evidence)
         score(question, query, sents, qvec, self._vectors([s.text for s in sents]), evidence.idf)
         sup = support(sents, max((h.vector_score or 0.0) for h in evidence.hits))
         chosen = select(sents, self.settings.max_sentences)

@@ -1,0 +1,165 @@
+"""What the extractive answerer knows about a question and its candidate sentences, as numbers.
+
+`analyse(question)` types the question (definition, yes/no, number, date, person, place, which-document,
+comparison, other) and finds a definition's subject ("what does *force majeure* mean" → "force majeure").
+`sentence_features` turns each candidate into a row of FEATURES; the learned ranker (ranker.py) weighs
+them. `is_nonprose` and `is_code` decide what may never be an answer sentence (separators, lone headings,
+table-of-contents and navigation lines, line numbers) and what only a code question may get.
+Left out: languages other than English; parsing beyond patterns (no NLI or NER model installs offline).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.lexical import QUESTION_WORDS, terms
+
+FEATURES = ("embed", "lexical", "rank_prior", "chunk_cos", "bm25", "heading", "type_match", "definition",
+            "first_in_block", "log_words", "short", "code", "no_end", "neighbour", "title", "quote_marks")
+
+_MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+           r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:1[5-9]|20)\d\d\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b|"
+                   r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today)\b", re.I)
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                     r"forty|fifty|hundred|thousand|million|billion|dozen|several|half|twice)\b", re.I)
+_NAME = re.compile(r"(?<=\S )[A-Z][a-z]+")
+_PLACE = re.compile(r"\b(?:in|at|near|from|to|of)\s+(?:the\s+)?[A-Z][a-z]+")
+_SEPARATOR = re.compile(r"^[\W_]{3,}$")
+_TOC = re.compile(r"(?:\.\s?){3,}\s*\d+\s*$|^\s*(?:\d+(?:\.\d+)*\.?|[IVX]+\.)\s+\S.{0,60}\s\d+\s*$")
+_NAV = re.compile(r"^(?:next|previous|prev|up|home|index|contents|table of contents|back to top|top|"
+                  r"skip to (?:main )?content|navigation|search|menu|edit on github|show source)\b[\s:»«>|·-]*\S{0,40}$",
+                  re.I)
+_CODE_LINE = re.compile(r"^\s*(?:>>>|\.\.\.|```|\$ |#!|[\w.]+\(.*\)\s*(?:->.*)?:?\s*$|(?:def|class|import|from|"
+                        r"return|if|for|while)\b.*[:(]\s*$)")
+_ENDS = re.compile(r"[.!?…:;\"”’)\]]\s*$")
+_CODE_QUESTION = re.compile(r"\b(?:code|example|usage|syntax|signature|snippet|call|invoke|command|how do i|"
+                            r"how to|write|import)\b|`|\w\(\)", re.I)
+_QUOTES = re.compile(r"[\"“”‘’']")
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    kind: str  # definition | yesno | number | date | person | place | which_doc | comparison | other
+    subject: str | None  # a definition's term, lower-cased
+    wants_code: bool
+
+
+_DEFINITION = re.compile(r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<s>[^?]{1,80}?)\s*\??$|"
+                         r"^\s*what\s+(?:does|do)\s+(?:the\s+(?:term|word|phrase)\s+)?(?P<s2>[^?]{1,80}?)\s+mean\b|"
+                         r"^\s*what\s+(?:counts|qualifies)\s+as\s+(?:an?\s+|the\s+)?(?P<s3>[^?]{1,80}?)\s*\??$|"
+                         r"^\s*(?:define|definition of|meaning of)\s+(?:an?\s+|the\s+)?(?P<s4>[^?]{1,80}?)\s*\??$|"
+                         r"\bhow\s+is\s+(?:an?\s+|the\s+)?(?P<s5>[^?]{1,60}?)\s+defined\b", re.I)
+
+
+def analyse(question: str) -> Question:
+    """The kind of answer `question` wants, and a definition's subject."""
+    q = question.strip()
+    low = q.lower()
+    wants_code = bool(_CODE_QUESTION.search(q))
+    m = _DEFINITION.search(q)
+    if m and not re.search(r"\b(?:difference|different|between|versus|vs\.?)\b", low):
+        subject = next(g for g in m.groups() if g).strip(" \"'“”‘’").lower()
+        if len(subject.split()) <= 6 and not re.match(r"(?:the )?(?:name|number|date|title|purpose|default)\b",
+                                                      subject):
+            return Question(q, "definition", subject, wants_code)
+    kind = ("which_doc" if re.search(r"\bwhich\s+(?:document|file|licen[cs]e|page|manual|article|section|notes?)\b", low)
+            else "comparison" if re.search(r"\b(?:difference|differ|compared?|versus|vs\.?|both|whereas)\b", low)
+            else "date" if re.search(r"\bwhen\b|\bwhat (?:date|day|year|month|time)\b|\bwhich year\b", low)
+            else "number" if re.search(r"\bhow (?:many|much|long|old|big|large|often)\b|\bnumber of\b|\bwhat "
+                                       r"(?:size|version|percentage|limit)\b", low)
+            else "person" if re.search(r"\bwho(?:m|se)?\b", low)
+            else "place" if re.search(r"\bwhere\b", low)
+            else "yesno" if re.match(r"^\s*(?:is|are|does|do|did|can|could|may|must|should|will|was|were|has|have)\b",
+                                     low)
+            else "other")
+    return Question(q, kind, None, wants_code)
+
+
+def type_match(question: Question, sentence: str) -> float:
+    """1 when the sentence holds the kind of thing asked for (a date for "when", a number for "how many" …)."""
+    k = question.kind
+    if k == "date":
+        return float(bool(_DATE.search(sentence)))
+    if k == "number":
+        return float(bool(_NUMBER.search(sentence)))
+    if k == "person":
+        return float(bool(_NAME.search(sentence)))
+    if k == "place":
+        return float(bool(_PLACE.search(sentence)))
+    return 0.0
+
+
+def definition_match(question: Question, sentence: str) -> float:
+    """1 when the sentence defines the question's subject: "X means …", "“X” means", "X is a …", "X: …"."""
+    if question.kind != "definition" or not question.subject:
+        return 0.0
+    subj = re.escape(question.subject).replace(r"\ ", r"[\s-]+")
+    pattern = (rf"(?:^|[\s\"“‘'(])(?:the\s+|an?\s+)?{subj}[\"”’']?\s*(?:\([^)]*\)\s*)?(?:,\s*)?"
+               rf"(?:means?|shall mean|refers? to|is defined as|is|are|denotes|:|—|–|-)\s")
+    return float(bool(re.search(pattern, sentence, re.I)))
+
+
+def is_nonprose(text: str) -> bool:
+    """Separator, table-of-contents or navigation line, a bare number, or a lone heading: never an answer."""
+    t = text.strip()
+    if not t or _SEPARATOR.match(t) or _TOC.search(t) or _NAV.match(t) or re.fullmatch(r"[\d\s.,:;()-]+", t):
+        return True
+    if re.match(r"^#{1,6}\s", t):  # a markdown heading
+        return True
+    words = t.split()
+    if len(words) <= 12 and not _ENDS.search(t):  # short, no sentence end, and heading-cased or numbered
+        capitalised = sum(1 for w in words if w[:1].isupper() or not w[:1].isalpha())
+        return capitalised == len(words) or bool(re.match(r"^\s*(?:\d+(?:\.\d+)*\.?|[A-Z]\.|[IVX]+\.)\s", t))
+    return False
+
+
+def is_code(text: str) -> bool:
+    if "\n" in text.strip() and sum(1 for ln in text.splitlines() if _CODE_LINE.match(ln)) >= 1:
+        return True
+    if _CODE_LINE.match(text):
+        return True
+    symbols = sum(1 for ch in text if not (ch.isalnum() or ch.isspace() or ch in ".,;:'\"!?-()’“”"))
+    return symbols > 0.12 * max(1, len(text))
+
+
+def term_weights(question: str, query: str, idf: Callable[[str], float]) -> dict[str, float]:
+    """IDF weights of the question's content terms; terms only the condensed query has count half."""
+    q_terms = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_WORDS]
+    extra = [t for t in dict.fromkeys(terms(query)) if t not in q_terms and t not in QUESTION_WORDS]
+    weights = {t: idf(t) for t in q_terms}
+    weights.update({t: 0.5 * idf(t) for t in extra})
+    return weights
+
+
+def coverage(weights: dict[str, float], text: str) -> float:
+    total = sum(weights.values()) or 1.0
+    have = set(terms(text))
+    return sum(w for t, w in weights.items() if t in have) / total
+
+
+def sentence_features(question: Question, weights: dict[str, float], sents, svecs: np.ndarray, qvec: np.ndarray,
+                      hits) -> np.ndarray:
+    """One row of FEATURES per candidate sentence (see the module docstring)."""
+    by_id = {h.id: h for h in hits}
+    top_bm25 = max((h.bm25_score or 0.0) for h in hits) or 1.0
+    lexical = [coverage(weights, s.text) for s in sents]
+    lex_at = {(s.source, s.start): x for s, x in zip(sents, lexical)}
+    rows = []
+    for s, v, lex in zip(sents, svecs, lexical):
+        hit = by_id.get(s.chunk_id)
+        heading = coverage(weights, f"{s.title} {' '.join(s.heading_path)}")
+        neighbour = max((lex_at.get((s.source, n[0]), 0.0) for n in (s.prev, s.next) if n), default=0.0)
+        n_words = len(s.text.split())
+        rows.append([float(v @ qvec), lex, 1.0 / max(1, s.chunk_rank), (hit.vector_score or 0.0) if hit else 0.0,
+                     ((hit.bm25_score or 0.0) / top_bm25) if hit else 0.0, heading, type_match(question, s.text),
+                     definition_match(question, s.text), float(s.prev is None), math.log1p(n_words),
+                     float(n_words < 4), float(is_code(s.text)), float(not _ENDS.search(s.text)), neighbour,
+                     float(s.is_title), float(bool(_QUOTES.search(s.text)))])
+    return np.asarray(rows, dtype=np.float64).reshape(len(sents), len(FEATURES))
