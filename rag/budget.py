@@ -14,14 +14,16 @@ imports only `rag.loaders` (lxml, pypdf, python-docx, pydantic): not `rag/__init
 numpy, onnxruntime and llama-index. Requests and replies are length-prefixed pickles over its
 stdin/stdout; the worker is our own code, so unpickling its replies is safe.
 
-Measured on the dev container (2 cores, Python 3.11; `tests/test_hostile.py::test_parse_pool_overhead`):
-the worker starts in about 0.3 s with a baseline address space of about 230 MB (`VmSize` after the
-imports; resident about 60 MB), so `RLIMIT_AS` = that baseline + `memory_mb`. Per-file overhead against
-an in-process `load_file` is about 0.2 ms (seed article) — see the test's printout for this machine.
+Measured on the dev container (2 cores, Python 3.11.7; `tests/test_hostile.py` prints them and writes
+test-artifacts/parse_pool.json): the worker starts in 0.25 s; after importing its parsers its address
+space (`VmSize`) is 80 MB and its resident memory 58 MB, so `RLIMIT_AS` = that measured baseline +
+`memory_mb` (glibc, lxml and pypdf map more than they touch, which is why the limit is on top of the
+baseline rather than a total). Per-file overhead against an in-process `load_file`: +0.11 ms for the
+seed article (0.06 → 0.18 ms), +0.16 ms on average over the 41 seed and eval files (0.55 → 0.71 ms).
 
 Left out: parsing several files at once (one worker; ingest is bound by the embedder, not by parsing),
-limits on platforms without `resource` (Windows: time budget only), and CPU-time or disk limits (a
-loader does not write files).
+Windows (no RLIMIT_AS, no select() on pipes), CPU-time or disk limits (a loader writes nothing), and
+orphan reaping beyond end of input: a worker stuck in a C loop when its parent dies runs until it ends.
 """
 
 from __future__ import annotations
@@ -174,7 +176,12 @@ def _read_exact(proc: subprocess.Popen, n: int, deadline: float) -> bytes:
 
 def _read_reply(proc: subprocess.Popen, deadline: float) -> tuple[str, object]:
     (size,) = _HEADER.unpack(_read_exact(proc, _HEADER.size, deadline))
-    return pickle.loads(_read_exact(proc, size, deadline))
+    payload = _read_exact(proc, size, deadline)
+    try:
+        kind, value = pickle.loads(payload)
+    except Exception as e:  # noqa: BLE001 — anything garbled on the pipe means the worker is not to be trusted
+        raise _WorkerDied(f"garbled reply: {type(e).__name__}") from e
+    return kind, value
 
 
 def _exit_text(proc: subprocess.Popen) -> str:
@@ -247,13 +254,13 @@ def _worker_main(memory_mb: int) -> None:
     """Serve load requests from stdin until it closes. Stray prints from parsers go to stderr."""
     import logging
 
+    out = os.fdopen(os.dup(1), "wb")  # replies go here; anything a library prints goes to stderr
+    os.dup2(2, 1)
     from rag.loaders import load_file
 
     for module in _PRELOAD:  # import the parsers now, so their code is in the baseline and not charged to a file
         __import__(module)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf's repair warnings are noise for the user
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
     inp = sys.stdin.buffer
     _send(out, ("ready", _limit_memory(memory_mb)))
     while True:
