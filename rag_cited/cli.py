@@ -37,6 +37,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides = {}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = args.data_dir
+    if getattr(args, "collection", None):
+        overrides["collection"] = args.collection
     if getattr(args, "top_k", None) is not None:
         overrides["top_k"] = args.top_k
     if getattr(args, "mode", None):
@@ -253,9 +255,16 @@ def cmd_mcp(args, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="index and cache folder (default: RAG_DATA_DIR or a per-user data dir)")
+    common.add_argument("--collection", help="document collection to use (default: RAG_COLLECTION or 'documents')")
     p = _Parser(prog="rag", description="Answers from your documents, with exact cited sentences.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _document_commands(sub, common)
+    _question_commands(sub, common)
+    _server_commands(sub, common)
+    return p
 
+
+def _document_commands(sub, common) -> None:
     s = sub.add_parser("ingest", parents=[common], help="add or update files and folders")
     s.add_argument("paths", nargs="+")
     s.add_argument("--rebuild", action="store_true", help="drop the index first (after changing model/chunk settings)")
@@ -264,18 +273,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also read symbolic links that point outside the folder (RAG_FOLLOW_SYMLINKS)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_ingest)
-
-    s = sub.add_parser("ask", parents=[common], help="answer one question")
-    s.add_argument("question", nargs="+")
-    s.add_argument("--json", action="store_true", help="print the Answer as JSON")
-    s.add_argument("--top-k", type=int)
-    s.add_argument("--mode", choices=["auto", "extractive", "llm"])
-    s.set_defaults(func=cmd_ask)
-
-    s = sub.add_parser("chat", parents=[common], help="terminal chat with follow-up questions")
-    s.add_argument("--top-k", type=int)
-    s.add_argument("--mode", choices=["auto", "extractive", "llm"])
-    s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("status", parents=[common], help="what is indexed, where, with which settings")
     s.add_argument("--json", action="store_true")
@@ -289,7 +286,32 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("doctor", parents=[common], help="check the model, tokenizer, caches, Chroma and LLM offline")
     s.set_defaults(func=cmd_doctor)
 
-    s = sub.add_parser("serve", parents=[common], help="the web chat (Gradio)")
+
+def _question_commands(sub, common) -> None:
+    s = sub.add_parser("ask", parents=[common], help="answer one question")
+    s.add_argument("question", nargs="+")
+    s.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    s.add_argument("--top-k", type=int)
+    s.add_argument("--mode", choices=["auto", "extractive", "llm"])
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", parents=[common], help="terminal chat with follow-up questions")
+    s.add_argument("--top-k", type=int)
+    s.add_argument("--mode", choices=["auto", "extractive", "llm"])
+    s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("eval", parents=[common], help="run the fixed question set and report metrics")
+    try:
+        from rag_cited.eval.cli import add_arguments
+    except ImportError:  # eval/ ships with the package; a partial install still serves the rest
+        add_arguments = None
+    if add_arguments:
+        add_arguments(s)
+    s.set_defaults(func=cmd_eval)
+
+
+def _server_commands(sub, common) -> None:
+    s = sub.add_parser("serve", parents=[common], help="the web chat (Gradio) and the OpenAI-compatible API")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=7860)
     s.add_argument("--share", choices=["yes", "no"], default="no", help="Gradio share link (needs the internet)")
@@ -303,16 +325,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="bind address with --http (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=7861, help="port with --http (default 7861)")
     s.set_defaults(func=cmd_mcp)
-
-    s = sub.add_parser("eval", parents=[common], help="run the fixed question set and report metrics")
-    try:
-        from rag_cited.eval.cli import add_arguments
-    except ImportError:  # eval/ ships with the package; a partial install still serves the rest
-        add_arguments = None
-    if add_arguments:
-        add_arguments(s)
-    s.set_defaults(func=cmd_eval)
-    return p
 
 
 def cmd_eval(args, settings: Settings) -> int:
