@@ -24,6 +24,7 @@ class Citation(BaseModel):
     sha256: str = Field("", description="sha256 of the document version the offsets index into")
     page: int | None = Field(None, description="1-based page of the quote's start, for paged formats (PDF)")
     heading_path: list[str] = Field(default_factory=list, description="Headings above the quote, outermost first")
+    ocr: bool = Field(False, description="The quote's text came from OCR of a scanned page (check it on the image)")
 
 
 class Answer(BaseModel):
@@ -84,6 +85,7 @@ class IngestReport(BaseModel):
     chunks_written: int = 0
     texts_embedded: int = 0
     seconds: float = 0.0
+    ocr_pages: dict[str, list[int]] = Field(default_factory=dict, description="source → pages read by OCR")
 
     def summary(self) -> str:
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
@@ -111,6 +113,19 @@ class Document:
     sha256: str
     path: str = ""
     root: str = ""
+    sections: tuple[Section, ...] = ()  # headed spans of `text`, in order (empty when the format has none)
+    pages: tuple[int, ...] = ()  # paged formats: page i+1 starts at text offset pages[i]
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text came from OCR
+
+
+@dataclass(frozen=True)
+class Section:
+    """A span of the document text under a heading path (outermost heading first); `level` of the innermost."""
+
+    start: int
+    end: int
+    heading_path: tuple[str, ...]
+    level: int = 0
 
 
 @dataclass(frozen=True)
