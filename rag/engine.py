@@ -9,7 +9,9 @@ Left out: multi-user separation of indexes (use one `collection` or `data_dir` p
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,16 +22,19 @@ from rag.answering.extractive import candidates
 from rag.chunking import CHUNKER_VERSION
 from rag.embeddings import Embedder, OnnxMiniLM, as_embedder
 from rag.errors import ConfigError, InputError, LLMError
+from rag.hashing import sha256_file
 from rag.ingest import Progress, ingest
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import DocRecord, Store
 from rag.types import (
     Answer,
+    Citation,
     DocumentInfo,
     Final,
     IngestReport,
     Notice,
+    PageImage,
     RetrievedChunk,
     StreamEvent,
     TextDelta,
@@ -160,7 +165,8 @@ class Assistant:
         with self.store.reading():
             records = self.store.registry()
         return [DocumentInfo(source=r.source, title=r.title, chunks=r.chunks, chars=r.chars, sha256=r.sha256,
-                             ingested_at=r.ingested_at, path=r.path) for _, r in sorted(records.items())]
+                             ingested_at=r.ingested_at, path=r.path, pages=len(r.pages))
+                for _, r in sorted(records.items())]
 
     def delete(self, source: str) -> bool:
         """Remove a document and its chunks; False when it was not indexed."""
@@ -177,6 +183,28 @@ class Assistant:
             what = f"version {sha256[:12]} of '{source}'" if sha256 else f"document '{source}'"
             raise InputError(f"no {what} in the index; see `rag status --docs` for what is there")
         return text
+
+    def page_image(self, source: str, page: int, quote: str | None = None) -> PageImage:
+        """Page `page` (1-based) of PDF document `source` as a PNG, with the pixel boxes of `quote` on it
+        (`rag.pages.render_page`); read from the file the document was ingested from."""
+        from rag.pages import render_page
+
+        with self.store.reading():
+            rec = self.store.registry().get(source)
+        if rec is None:
+            raise InputError(f"no document '{source}' in the index; see `rag status --docs` for what is there")
+        path = Path(rec.path)
+        if path.suffix.lower() != ".pdf":
+            raise InputError(f"'{source}' is not a PDF: page images exist for PDF documents only")
+        try:
+            st = path.stat()
+            same = _file_sha(str(path), st.st_mtime_ns, st.st_size) == rec.sha256
+        except OSError:
+            raise InputError(f"the file of '{source}' is gone ({path.name} was moved or deleted); "
+                             "ingest it again from where it is now") from None
+        if not same:
+            raise InputError(f"the file of '{source}' changed since it was ingested; ingest it again")
+        return render_page(path, page, quote=quote)
 
     def status(self) -> dict:
         s = self.store
@@ -233,10 +261,19 @@ class Assistant:
                 answerer = self.answerer("extractive")
                 with timings.stage("answer"):
                     draft = yield from answerer.answer(question, query, evidence)
-        yield Final(Answer(question=question, text=draft.text, citations=draft.citations, abstained=draft.abstained,
+        yield Final(Answer(question=question, text=draft.text, citations=self._paged(draft.citations),
+                           abstained=draft.abstained,
                            timings_ms=dict(timings), mode=answerer.mode, support=draft.support,
                            notice="; ".join(n for n in (notice, draft.notice) if n) or None,
                            retrieved=[h.retrieved() for h in evidence.hits]))
+
+    def _paged(self, citations: list[Citation]) -> list[Citation]:
+        """Each citation of a paged document with its page (of the quote's start) and whether OCR read it."""
+        if not citations:
+            return citations
+        with self.store.reading():
+            records = self.store.registry()  # cached per index generation: no Chroma call per answer
+        return [_with_page(c, records.get(c.source)) for c in citations]
 
     def evidence(self, question: str, history: list[dict] | None = None, *,
                  top_k: int | None = None) -> tuple[str, Evidence]:
@@ -267,6 +304,19 @@ class Assistant:
         from rag.llama import AssistantQueryEngine
 
         return AssistantQueryEngine(self)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha(path: str, mtime_ns: int, size: int) -> str:
+    """sha256 of a file, cached while its modification time and size stay the same."""
+    return sha256_file(Path(path))
+
+
+def _with_page(c: Citation, rec: DocRecord | None) -> Citation:
+    if rec is None or not rec.pages or (c.sha256 and c.sha256 != rec.sha256):
+        return c
+    page = max(1, bisect.bisect_right(rec.pages, c.start))
+    return c.model_copy(update={"page": page, "ocr": page in rec.ocr_pages})
 
 
 def _fallback_notice(e: LLMError) -> str:

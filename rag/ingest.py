@@ -100,7 +100,7 @@ def _groups(items: Iterator[tuple[Document, list[Chunk]]]) -> Iterator[list[tupl
 def _write(store: Store, doc: Document, chunks: list[Chunk], vectors) -> None:
     record = DocRecord(source=doc.source, sha256=doc.sha256, title=doc.title, chunks=len(chunks), chars=len(doc.text),
                        ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), path=doc.path,
-                       root=doc.root)
+                       root=doc.root, pages=doc.pages, ocr_pages=doc.ocr_pages)
     store.write_document(record, doc.text, [chunk_id(doc.source, doc.sha256, c.index) for c in chunks], vectors,
                          [c.text for c in chunks], [_chunk_meta(doc, c) for c in chunks])
 
@@ -126,6 +126,8 @@ def ingest(paths: Iterable[str | Path], store: Store, embedder, settings: Settin
                     _write(store, doc, chunks, vectors[row:row + len(chunks)])
                     row += len(chunks)
                     (report.updated if doc.source in registry else report.added).append(doc.source)
+                    if doc.ocr_pages:
+                        report.ocr_pages[doc.source] = list(doc.ocr_pages)
                     report.chunks_written += len(chunks)
                     if progress:
                         progress(f"embedded {doc.source}", len(report.added) + len(report.updated), len(targets))

@@ -60,11 +60,26 @@ class DocRecord:
     ingested_at: str = ""
     path: str = ""
     root: str = ""
+    pages: tuple[int, ...] = ()  # paged formats: page i+1 starts at text offset pages[i]
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text came from OCR
 
     def meta(self) -> dict[str, Any]:
+        """Flat Chroma metadata; page starts and OCR pages as compact JSON strings."""
         return {"kind": "doc", "source": self.source, "sha256": self.sha256, "title": self.title,
                 "chunks": self.chunks, "chars": self.chars, "ingested_at": self.ingested_at, "path": self.path,
-                "root": self.root}
+                "root": self.root, "pages": _ints_json(self.pages), "ocr_pages": _ints_json(self.ocr_pages)}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> DocRecord:
+        """The record `meta()` wrote (records written before pages existed have none)."""
+        fields = {k: v for k, v in meta.items() if k in cls.__dataclass_fields__}
+        for key in ("pages", "ocr_pages"):
+            fields[key] = tuple(json.loads(fields.get(key) or "[]"))
+        return cls(**fields)
+
+
+def _ints_json(values: Sequence[int]) -> str:
+    return json.dumps(list(values), separators=(",", ":"))
 
 
 def _doc_id(source: str) -> str:
@@ -357,9 +372,7 @@ class Store:
         if cached and cached[0] == gen:
             return cached[1]
         got = self.docs.get(where={"kind": "doc"}, include=["metadatas"])
-        fields = DocRecord.__dataclass_fields__
-        out = {m["source"]: DocRecord(**{k: v for k, v in m.items() if k in fields})
-               for m in got["metadatas"] if m}
+        out = {m["source"]: DocRecord.from_meta(m) for m in got["metadatas"] if m}
         self._cache["registry"] = (gen, out)
         return out
 

@@ -101,6 +101,25 @@ class DocumentInfo(BaseModel):
     sha256: str
     ingested_at: str
     path: str = ""
+    pages: int = Field(0, description="Number of pages, for paged formats (PDF); 0 otherwise")
+
+
+class CollectionInfo(BaseModel):
+    """One collection (workspace) of documents in the data dir or Chroma server."""
+
+    name: str
+    documents: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """A rendered PDF page and the pixel boxes (x0, y0, x1, y1; origin top left) of a quote on it, one per line."""
+
+    png: bytes
+    width: int
+    height: int
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, ask, chat, status, doctor, delete, serve, mcp, eval.
+"""The `rag` command: ingest, ask, chat, status, collections, doctor, delete, serve, mcp, eval.
 
 Every command takes `--data-dir` (also `RAG_DATA_DIR`). Errors print one line to stderr and exit 1
 (2 for bad usage); tracebacks are for bugs only. `serve`, `mcp` and `eval` hand over to `ui/` and `eval/`.
@@ -216,6 +216,29 @@ def cmd_delete(args, settings: Settings) -> int:
     return 1 if missing else 0
 
 
+def cmd_collections(args, settings: Settings) -> int:
+    """List the collections (workspaces) of this data dir or Chroma server, or delete one."""
+    from rag.collections import delete_collection, list_collections
+
+    if args.delete:
+        if not delete_collection(settings, args.delete):
+            print(f"rag: no collection '{args.delete}' (see `rag collections`)", file=sys.stderr)
+            return 1
+        print(f"deleted collection {args.delete}")
+        return 0
+    found = list_collections(settings)
+    if args.json:
+        print(json.dumps([c.model_dump() for c in found], indent=2))
+        return 0
+    console = _out()
+    if not found:
+        console.print("no collections yet: `rag ingest PATH [--collection NAME]` creates one")
+    for c in found:
+        mark = "*" if c.name == settings.collection else " "
+        console.print(f"{mark} {c.name:30} {c.documents:6} documents {c.chunks:8} chunks", markup=False)
+    return 0
+
+
 def cmd_doctor(args, settings: Settings) -> int:
     from rag.doctor import run_checks
 
@@ -282,6 +305,11 @@ def _document_commands(sub, common) -> None:
     s = sub.add_parser("delete", parents=[common], help="remove documents by source name")
     s.add_argument("sources", nargs="+")
     s.set_defaults(func=cmd_delete)
+
+    s = sub.add_parser("collections", parents=[common], help="list the collections (workspaces), or delete one")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--delete", metavar="NAME", help="delete collection NAME: its documents and chunks")
+    s.set_defaults(func=cmd_collections)
 
     s = sub.add_parser("doctor", parents=[common], help="check the model, tokenizer, caches, Chroma and LLM offline")
     s.set_defaults(func=cmd_doctor)

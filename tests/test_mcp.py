@@ -89,6 +89,43 @@ def test_stdio_server(tmp_path):
     assert "seed corpus" in log and "Traceback" not in log  # progress went to stderr; stdout stayed the protocol
 
 
+def test_tools_take_a_collection(tmp_path, embedder):
+    """A second collection in the server's data dir: ask, search, list_documents and get_passage reach it by name;
+    list_collections names both; an unknown collection is a readable tool error."""
+    from rag import Assistant
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "archive.txt").write_text("The keeper of the town archive is Miriam Hale.\n")
+    Assistant(data_dir=tmp_path, collection="notes", embed_model=embedder).ingest([tmp_path / "notes"])
+    params = StdioServerParameters(command=sys.executable, args=["-m", "rag_cited.cli", "mcp", "--data-dir", str(tmp_path)],
+                                   env=CHILD_ENV, cwd=str(REPO))
+
+    async def main():
+        with (tmp_path / "stderr.txt").open("w") as err:
+            async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                listed = (await session.call_tool("list_collections", {})).structured_content
+                assert [c["name"] for c in listed["collections"]] == ["documents", "notes"]
+                assert listed["default"] == "documents"
+                docs = (await session.call_tool("list_documents", {"collection": "notes"})).structured_content
+                assert [d["source"] for d in docs["documents"]] == ["notes/archive.txt"]
+                question = {"question": "Who is the keeper of the town archive?"}
+                answer = (await session.call_tool("ask", {**question, "collection": "notes"})).structured_content
+                assert "Miriam Hale" in answer["answer"] and answer["citations"][0]["ocr"] is False
+                c = answer["citations"][0]
+                passage = await session.call_tool("get_passage", {"source": c["source"], "start": c["start"],
+                                                                  "end": c["end"], "collection": "notes"})
+                assert passage.structured_content["text"] == c["quote"]
+                found = await session.call_tool("search", {"query": "archive keeper", "collection": "notes"})
+                assert found.structured_content["passages"][0]["source"] == "notes/archive.txt"
+                default = (await session.call_tool("ask", question)).structured_content
+                assert "Miriam Hale" not in default["answer"]  # the seed collection knows nothing of her
+                missing = await session.call_tool("ask", {**question, "collection": "nowhere"})
+                assert missing.is_error and "no collection 'nowhere'" in missing.content[0].text
+
+    anyio.run(main)
+
+
 def start_http_server(tmp_path: Path, port: int, env: dict) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "rag_cited.cli", "mcp", "--http", "--port", str(port),
                              "--data-dir", str(tmp_path)], cwd=REPO, env={**os.environ, **CHILD_ENV, **env},

@@ -22,7 +22,8 @@ from .ui_helpers import chromium_browser, free_port
 
 QUESTION = "Which villages did Azerbaijan attack on December 12?"
 MODEL = "rag-cited:documents"
-CITATION_FIELDS = {"n", "source", "title", "quote", "start", "end", "sha256", "page", "heading_path", "score"}
+CITATION_FIELDS = {"n", "source", "title", "quote", "start", "end", "sha256", "page", "heading_path", "ocr",
+                   "score"}
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +209,51 @@ def test_llm_mode_streams_only_the_verified_text(tmp_path, embedder):
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
     assert "iron fist" in text and "airport" not in text and text.endswith("[1]")
     assert "removed" in chunks[-1].model_extra["notice"]
+
+
+def test_one_model_per_collection_answers_from_it(tmp_path, embedder):
+    """Two collections in one data dir: both listed as models, each answering from its own documents; documents
+    and passages take ?collection=."""
+    from fastapi import FastAPI
+
+    from rag_cited.ui.openai_api import ServerThread, bind_socket, openai_app
+
+    for name, keeper in (("harbour", "Tobias Quill"), ("garden", "Miriam Hale")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text(f"The keeper of the town archive is {keeper}.\n")
+    a = Assistant(data_dir=tmp_path / "data", embed_model=embedder, collection="harbour")
+    a.ingest([tmp_path / "harbour"])
+    Assistant(data_dir=tmp_path / "data", embed_model=embedder, collection="garden").ingest([tmp_path / "garden"])
+    root = FastAPI()
+    root.mount("/v1", openai_app(a))
+    server = ServerThread(root, bind_socket("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{server.sock.getsockname()[1]}"
+    server.start()
+    try:
+        client = OpenAI(base_url=f"{base}/v1", api_key="local", max_retries=0)
+        assert [m.id for m in client.models.list().data] == [
+            "rag-cited:harbour", "rag-cited:harbour:extractive", "rag-cited:garden", "rag-cited:garden:extractive"]
+        ask = [{"role": "user", "content": "Who is the keeper of the town archive?"}]
+        for model, keeper, other in (("rag-cited:harbour", "Tobias Quill", "Miriam"),
+                                     ("rag-cited:garden:extractive", "Miriam Hale", "Tobias")):
+            resp = client.chat.completions.create(model=model, messages=ask)
+            text, citations = resp.choices[0].message.content, resp.model_extra["citations"]
+            assert keeper in text and other not in text and resp.model == model
+            collection = model.split(":")[1]
+            for c in citations:
+                r = httpx.get(f"{base}/v1/documents/{quote(c['source'])}",
+                              params={"start": c["start"], "end": c["end"], "collection": collection})
+                assert r.json()["text"] == c["quote"]
+        garden_docs = httpx.get(f"{base}/v1/documents", params={"collection": "garden"}).json()["data"]
+        assert [d["source"] for d in garden_docs] == ["garden/garden.txt"] and garden_docs[0]["pages"] == 0
+        missing = httpx.get(f"{base}/v1/documents", params={"collection": "nowhere"})
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "collection_not_found"
+        for bad in ("rag-cited:nowhere", "rag-cited:garden:llm", "rag-cited:garden:fast", "rag-cited:bad name"):
+            with pytest.raises(openai.NotFoundError):
+                client.chat.completions.create(model=bad, messages=ask)
+        assert client.models.retrieve("rag-cited:garden").id == "rag-cited:garden"
+    finally:
+        server.close()
 
 
 @pytest.mark.browser

@@ -1,14 +1,17 @@
 """The MCP server (`rag mcp`): the engine as tools and resources for agents, built on the official `mcp` SDK.
 
 Tools (each returns structured content with an output schema, and the same as readable text):
-    ask(question, top_k?)               the answer with [n] markers and its citations (n, source, title, quote,
-                                        start, end, sha256, page, heading_path, score), `abstained`, `notice`
-    search(query, top_k?)               retrieved passages, best first (source, sha256, start, end, text), with
+    ask(question, top_k?, collection?)  the answer with [n] markers and its citations (n, source, title, quote,
+                                        start, end, sha256, page, heading_path, ocr, score), `abstained`, `notice`
+    search(query, top_k?, collection?)  retrieved passages, best first (source, sha256, start, end, text), with
                                         fused, vector and BM25 scores and ranks
-    list_documents()                    source, title, sha256, chars, chunks
-    get_passage(source, start?, end?, sha256?)   the exact text at [start, end): checks a citation's quote
-Resources: every indexed document as `doc://<source>` (its extracted text, the text citation offsets index
-into), listed by resources/list and read through the `doc://{+source}` template.
+    list_documents(collection?)         source, title, sha256, chars, chunks, pages
+    get_passage(source, start?, end?, sha256?, collection?)   the exact text at [start, end): checks a quote
+    list_collections()                  the collections: name, documents, chunks
+`collection` names another collection (workspace) of the same data dir or Chroma server (`rag collections`
+lists them); without it, the server's own (`--collection`, RAG_COLLECTION).
+Resources: every document of the server's own collection as `doc://<source>` (its extracted text, the text
+citation offsets index into), listed by resources/list and read through the `doc://{+source}` template.
 
 Transports: stdio (the default; stdout is the protocol, so everything else goes to stderr) or streamable
 HTTP at http://HOST:PORT/mcp (127.0.0.1 unless told otherwise; with RAG_API_KEY or logins set it asks for
@@ -30,7 +33,8 @@ from mcp_types import CallToolResult, Resource, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from rag import Answer, Assistant, RagError, Settings
-from rag.types import RetrievedChunk
+from rag.collections import AssistantPool, list_collections
+from rag.types import CollectionInfo, RetrievedChunk
 from rag_cited.ui.openai_api import (
     Access,
     ApiError,
@@ -47,6 +51,7 @@ DEFAULT_PORT = 7861  # next to the web app's 7860 (Chroma's server takes 8000, t
 INSTRUCTIONS = ("Answers come only from the indexed documents. Every citation is exact: get_passage(source, start, "
                 "end) returns its quote character for character, and doc://<source> is the whole text.")
 TopK = Annotated[int | None, Field(ge=1, le=50, description="Passages to search (default: RAG_TOP_K)")]
+CollectionName = Annotated[str | None, Field(description="Collection (workspace) to use; default: the server's own")]
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
@@ -71,11 +76,17 @@ class DocumentEntry(BaseModel):
     sha256: str
     chars: int
     chunks: int
-    uri: str = Field(description="The document as an MCP resource")
+    pages: int = Field(0, description="Pages, for PDFs (0 otherwise)")
+    uri: str = Field(description="The document as an MCP resource (the server's own collection only)")
 
 
 class DocumentList(BaseModel):
     documents: list[DocumentEntry]
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionInfo] = Field(description="The server's own collection is `default`")
+    default: str
 
 
 class PassageText(BaseModel):
@@ -142,33 +153,46 @@ def _engine(assistant: Assistant, call):
 
 
 def _add_tools(server: RagMCP, assistant: Assistant) -> None:
+    pool = AssistantPool(assistant)
+
+    def use(collection: str | None) -> Assistant:
+        return _engine(assistant, lambda: pool.get(collection))
+
     @server.tool(annotations=READ_ONLY)
-    def ask(question: str, top_k: TopK = None) -> Annotated[CallToolResult, AskResult]:
+    def ask(question: str, top_k: TopK = None, collection: CollectionName = None) -> Annotated[CallToolResult, AskResult]:
         """Answer a question from the indexed documents, sentence by sentence, each with exact citations."""
-        a = _engine(assistant, lambda: assistant.ask(question, top_k=top_k))
+        a = _engine(assistant, lambda: use(collection).ask(question, top_k=top_k))
         result = AskResult(question=a.question, answer=a.text, citations=[CitedQuote.of(c) for c in a.citations],
                            abstained=a.abstained, notice=a.notice, mode=a.mode)
         return CallToolResult(content=[TextContent(type="text", text=answer_text(a))],
                               structured_content=result.model_dump(mode="json"))
 
     @server.tool(annotations=READ_ONLY)
-    def search(query: str, top_k: TopK = None) -> SearchResult:
+    def search(query: str, top_k: TopK = None, collection: CollectionName = None) -> SearchResult:
         """Find the passages most related to a query (hybrid vector + BM25 retrieval), without answering."""
-        return SearchResult(query=query, passages=_engine(assistant, lambda: assistant.search(query, top_k)))
+        return SearchResult(query=query, passages=_engine(assistant, lambda: use(collection).search(query, top_k)))
 
     @server.tool(annotations=READ_ONLY)
-    def list_documents() -> DocumentList:
-        """The indexed documents: source (the name other tools take), title, sha256, length, chunks."""
-        docs = _engine(assistant, assistant.documents)
+    def list_documents(collection: CollectionName = None) -> DocumentList:
+        """The indexed documents: source (the name other tools take), title, sha256, length, chunks, pages."""
+        docs = _engine(assistant, lambda: use(collection).documents())
         return DocumentList(documents=[DocumentEntry(source=d.source, title=d.title, sha256=d.sha256, chars=d.chars,
-                                                     chunks=d.chunks, uri=doc_uri(d.source)) for d in docs])
+                                                     chunks=d.chunks, pages=d.pages, uri=doc_uri(d.source))
+                                       for d in docs])
+
+    @server.tool(name="list_collections", annotations=READ_ONLY)
+    def collections() -> CollectionList:
+        """The collections (workspaces) of documents: name (what the other tools' `collection` takes), documents,
+        chunks."""
+        found = _engine(assistant, lambda: list_collections(assistant.settings))
+        return CollectionList(collections=found, default=pool.default)
 
     @server.tool(annotations=READ_ONLY)
     def get_passage(source: str, start: int | None = None, end: int | None = None,
-                    sha256: str | None = None) -> PassageText:
+                    sha256: str | None = None, collection: CollectionName = None) -> PassageText:
         """The exact text of a document between two character offsets (a citation's start and end give its
         quote back, character for character); sha256 picks a document version."""
-        return PassageText(**_engine(assistant, lambda: document_passage(assistant, source, start, end, sha256)))
+        return PassageText(**_engine(assistant, lambda: document_passage(use(collection), source, start, end, sha256)))
 
 
 # -- running -------------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """The OpenAI-compatible chat API and the remote citation check: `openai_app(assistant, ...)`, mounted at /v1.
 
-    GET  /v1/models                       one model per answer mode: "rag-cited:<collection>[:extractive|:llm]"
+    GET  /v1/models                       one model per collection and answer mode:
+                                          "rag-cited:<collection>[:extractive|:llm]" (the app's collection first)
     GET  /v1/models/{model}               one of them
-    POST /v1/chat/completions             streamed (SSE) or not; the answer's [n] markers in the content and a
-                                          top-level `citations` list (n, source, title, quote, start, end, sha256,
-                                          page, heading_path, score), `abstained` and `notice` beside it
-    GET  /v1/documents                    the indexed documents: source, title, sha256, chars, chunks
-    GET  /v1/documents/{source}?start=&end=[&sha256=]   {"source", "sha256", "start", "end", "text"}
+    POST /v1/chat/completions             streamed (SSE) or not, answered from the model's collection; the
+                                          answer's [n] markers in the content and a top-level `citations` list (n,
+                                          source, title, quote, start, end, sha256, page, heading_path, ocr, score),
+                                          `abstained` and `notice` beside it
+    GET  /v1/documents[?collection=]      the indexed documents: source, title, sha256, chars, chunks, pages
+    GET  /v1/documents/{source}?start=&end=[&sha256=][&collection=]   {"source", "sha256", "start", "end", "text"}
 
 Anyone holding a citation can check it here: `text == quote` for the citation's source, start and end.
 Access: when the app has logins or an API key, every request carries `Authorization: Bearer <api key>`,
@@ -55,6 +57,7 @@ from rag import (
     RagError,
     StoreError,
 )
+from rag.collections import AssistantPool
 from rag.types import Final, TextDelta
 
 log = logging.getLogger("ui.openai_api")
@@ -252,12 +255,13 @@ class CitedQuote(BaseModel):
     sha256: str = Field(description="sha256 of the document version the offsets index into ('' if unknown)")
     page: int | None = Field(None, description="1-based page, for paged formats (PDF)")
     heading_path: list[str] = Field(default_factory=list, description="Headings above the quote, outermost first")
+    ocr: bool = Field(False, description="The quote was read by OCR from a scanned page: check it on the page image")
     score: float
 
     @classmethod
     def of(cls, c: Citation) -> CitedQuote:
         return cls(n=c.id, source=c.source, title=c.title, quote=c.quote, start=c.start, end=c.end, sha256=c.sha256,
-                   page=c.page, heading_path=list(c.heading_path), score=c.score)
+                   page=c.page, heading_path=list(c.heading_path), ocr=c.ocr, score=c.score)
 
 
 def answer_fields(answer: Answer) -> dict:
@@ -266,13 +270,31 @@ def answer_fields(answer: Answer) -> dict:
             "notice": answer.notice}
 
 
-def model_modes(assistant: Assistant) -> dict[str, str | None]:
-    """Model id → answer mode (None: the configured default). "llm" only when an endpoint is configured."""
-    base = f"{MODEL_PREFIX}:{assistant.settings.collection}"
-    models: dict[str, str | None] = {base: None, f"{base}:extractive": "extractive"}
-    if assistant.settings.llm_base_url:
-        models[f"{base}:llm"] = "llm"
-    return models
+def model_ids(pool: AssistantPool) -> list[str]:
+    """Every model: per collection, the configured default mode, extractive, and llm when an endpoint is set."""
+    modes = ["", ":extractive"] + ([":llm"] if pool.base.settings.llm_base_url else [])
+    return [f"{MODEL_PREFIX}:{name}{mode}" for name in pool.names() for mode in modes]
+
+
+def resolve_model(pool: AssistantPool, model: str) -> tuple[Assistant, str | None]:
+    """(the collection's Assistant, answer mode or None for the default) of a model id; 404 for an unknown one."""
+    prefix, _, rest = model.partition(":")
+    name, _, mode = rest.partition(":")
+    llm_ok = bool(pool.base.settings.llm_base_url)
+    if prefix != MODEL_PREFIX or mode not in ("", "extractive", "llm") or (mode == "llm" and not llm_ok):
+        raise _unknown_model(model)
+    try:
+        return pool.get(name), mode or None
+    except InputError:
+        raise _unknown_model(model) from None
+
+
+def _collection(pool: AssistantPool, name: str | None) -> Assistant:
+    """The Assistant of collection `name` (the app's own when None); 404 in OpenAI's shape for an unknown one."""
+    try:
+        return pool.get(name)
+    except InputError as e:
+        raise ApiError(404, str(e), param="collection", code="collection_not_found") from None
 
 
 def conversation(messages: list[Message]) -> tuple[str, list[dict]]:
@@ -368,24 +390,24 @@ def openai_app(assistant: Assistant, *, logins: list[tuple[str, str]] | None = N
                   dependencies=[Depends(check_access)])
     _install_error_handlers(app, assistant)
     started = int(time.time())
-    _model_routes(app, assistant, started)
-    _chat_route(app, assistant)
-    _document_routes(app, assistant)
+    pool = AssistantPool(assistant)
+    _model_routes(app, pool, started)
+    _chat_route(app, pool)
+    _document_routes(app, pool)
     return app
 
 
-def _model_routes(app: FastAPI, assistant: Assistant, created: int) -> None:
+def _model_routes(app: FastAPI, pool: AssistantPool, created: int) -> None:
     def card(model_id: str) -> dict:
         return {"id": model_id, "object": "model", "created": created, "owned_by": MODEL_PREFIX}
 
     @app.get("/models")
     def list_models() -> dict:
-        return {"object": "list", "data": [card(m) for m in model_modes(assistant)]}
+        return {"object": "list", "data": [card(m) for m in model_ids(pool)]}
 
     @app.get("/models/{model:path}")
     def get_model(model: str) -> dict:
-        if model not in model_modes(assistant):
-            raise _unknown_model(model)
+        resolve_model(pool, model)
         return card(model)
 
 
@@ -394,17 +416,15 @@ def _unknown_model(model: str) -> ApiError:
                     param="model", code="model_not_found")
 
 
-def _chat_route(app: FastAPI, assistant: Assistant) -> None:
+def _chat_route(app: FastAPI, pool: AssistantPool) -> None:
     @app.post("/chat/completions")
     async def chat_completions(body: ChatRequest):
-        """Answer the last user message; earlier user/assistant messages are the history (follow-ups work).
+        """Answer the last user message from the model's collection; earlier user/assistant messages are the
+        history (follow-ups work).
 
         System and developer messages are ignored (the answer comes from the documents, not from
         instructions), and so are tool messages."""
-        modes = model_modes(assistant)
-        if body.model not in modes:
-            raise _unknown_model(body.model)
-        mode = modes[body.model]
+        assistant, mode = await run_in_threadpool(resolve_model, pool, body.model)
         question, history = conversation(body.messages)
         reply = _Reply(f"chatcmpl-{uuid.uuid4().hex}", body.model, int(time.time()))
         events = answer_events(assistant, question, history, top_k=body.top_k, mode=mode)
@@ -417,16 +437,18 @@ def _chat_route(app: FastAPI, assistant: Assistant) -> None:
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def _document_routes(app: FastAPI, assistant: Assistant) -> None:
+def _document_routes(app: FastAPI, pool: AssistantPool) -> None:
     @app.get("/documents")
-    def list_documents() -> dict:
+    def list_documents(collection: str | None = None) -> dict:
+        docs = _collection(pool, collection).documents()
         return {"object": "list", "data": [{"source": d.source, "title": d.title, "sha256": d.sha256,
-                                            "chars": d.chars, "chunks": d.chunks} for d in assistant.documents()]}
+                                            "chars": d.chars, "chunks": d.chunks, "pages": d.pages} for d in docs]}
 
     @app.get("/documents/{source:path}")
-    def passage(source: str, start: int | None = None, end: int | None = None, sha256: str | None = None) -> dict:
+    def passage(source: str, start: int | None = None, end: int | None = None, sha256: str | None = None,
+                collection: str | None = None) -> dict:
         """The exact text of source[start:end] (whole text without a range), of version `sha256` if given."""
-        return document_passage(assistant, source, start, end, sha256)
+        return document_passage(_collection(pool, collection), source, start, end, sha256)
 
 
 def document_passage(assistant: Assistant, source: str, start: int | None, end: int | None,

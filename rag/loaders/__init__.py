@@ -9,7 +9,8 @@ Every failure is an `IngestError` naming the file and what to do: parsers' own e
 Each loader is built to stay linear on hostile input (`tests/test_hostile.py`); `rag.budget.ParsePool`
 adds a hard time and memory limit around `load_file` for what remains.
 
-Left out: OCR of scanned PDFs, legacy .doc/.xls/.ppt, spreadsheets and slides, archives.
+Scanned PDF pages are read by OCR (`rag.loaders.pdf`).
+Left out: legacy .doc/.xls/.ppt, spreadsheets and slides, archives.
 Modules: text (encodings, .txt/.md), html, pdf, docx, files (`iter_files`: which files a folder holds).
 """
 
@@ -113,10 +114,13 @@ def load_file(path: Path, source: str, root: str = "") -> Document:
         data = _read(path, source)
         if not data.strip():
             raise IngestError(f"{source}: empty file" + (" (only whitespace)" if data else ""))
-        text, title = _parse(data, source, suffix)
+        parsed = _parse(data, source, suffix)
+        text, title = parsed[0], parsed[1]
         if not text.strip():
             raise IngestError(f"{source}: no text found")
         return Document(source=source, title=title or Path(source).name, text=text,
-                        sha256=hashlib.sha256(data).hexdigest(), path=str(path.resolve()), root=root)
+                        sha256=hashlib.sha256(data).hexdigest(), path=str(path.resolve()), root=root,
+                        pages=tuple(getattr(parsed, "pages", ()) or ()),
+                        ocr_pages=tuple(getattr(parsed, "ocr_pages", ()) or ()))
     except MemoryError as e:
         raise IngestError(f"{source}: ran out of memory while reading; split the file or raise parse_memory_mb") from e
