@@ -44,8 +44,7 @@ class QuestionRows:
     answerable: bool
     x: np.ndarray  # (candidates, FEATURES)
     y: np.ndarray  # 1 = the candidate overlaps gold evidence
-    top_cos: float
-    top_bm25: float
+    context: dict[str, float]
     kind: str
 
 
@@ -77,14 +76,12 @@ def collect(name: str, settings: Settings) -> Corpus:
         for q in case.history:  # replay earlier turns as the harness does
             history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.ask(q, history).text}]
         query, evidence = a.evidence(case.question, history or None)
-        sents, x, q = answerer.featurize(case.question, query, evidence)
+        cands = answerer.featurize(case.question, query, evidence)
         gold = f"{docs.name}/{case.source}" if case.source else None
         spans = [sp for e in case.evidence for sp in find_all(a.document_text(gold), e)] if gold else []
         y = np.array([float(s.source == gold and any(overlaps((s.start, s.end), sp) for sp in spans))
-                      for s in sents])
-        hits = evidence.hits
-        corpus.questions.append(QuestionRows(case.answerable, x, y, max((h.vector_score or 0.0) for h in hits),
-                                             max((h.bm25_score or 0.0) for h in hits), q.kind))
+                      for s in cands.sentences])
+        corpus.questions.append(QuestionRows(case.answerable, cands.x, y, cands.context, cands.question.kind))
     return corpus
 
 
@@ -98,8 +95,8 @@ def _logistic(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Logistic:
 
 
 def _question_matrix(questions: list[QuestionRows], sentence: Logistic) -> tuple[np.ndarray, np.ndarray]:
-    qx = np.array([question_features(sentence.prob(q.x) if len(q.x) else np.zeros(0), q.x, FEATURES, q.top_cos,
-                                     q.top_bm25, q.kind) for q in questions])
+    qx = np.array([question_features(sentence.prob(q.x) if len(q.x) else np.zeros(0), q.x, FEATURES, q.context,
+                                     q.kind) for q in questions])
     return qx, np.array([float(q.answerable) for q in questions])
 
 

@@ -24,9 +24,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.types import Chunk
+from rag.loaders.structure import heading_path_at
+from rag.types import Chunk, Section
 
-CHUNKER_VERSION = "sent-v2"
+CHUNKER_VERSION = "sent-v2"  # the sentence splitter and packing (pinned by tests/test_chunking.py)
+STRUCTURE_VERSION = "sections-v1"  # chunks start at section starts and carry heading paths (see chunk_text)
 
 _STATIC = Path(__import__("llama_index.core", fromlist=["__file__"]).__file__).parent / "_static"
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s")
@@ -188,8 +190,12 @@ def _pack(units: list[_Unit], budget: int, overlap: int) -> list[list[_Unit]]:
 
 
 def chunk_text(text: str, chunk_size: int = 160, chunk_overlap: int = 32,
-               fits: Callable[[str], bool] | None = None) -> list[Chunk]:
-    """Chunks covering every sentence of `text`; `fits(chunk_text)` is the embedder's window check."""
+               fits: Callable[[str], bool] | None = None, sections: tuple[Section, ...] = ()) -> list[Chunk]:
+    """Chunks covering every sentence of `text`; `fits(chunk_text)` is the embedder's window check.
+
+    With `sections`, no chunk crosses a section start (nor carries overlap over it), and each chunk
+    gets the heading path of the section it starts in.
+    """
     units: list[_Unit] = []
     for a, b in split_sentences(text):
         n = count_tokens(text[a:b])
@@ -210,6 +216,27 @@ def chunk_text(text: str, chunk_size: int = 160, chunk_overlap: int = 32,
         smaller = max(8, int(budget * 0.7))
         return [g for sub in _pack(group, smaller, 0) for g in build(sub, smaller)]
 
-    groups = [g for group in _pack(units, chunk_size, chunk_overlap) for g in build(group, chunk_size)]
+    groups = [g for part in _by_section(units, sections) for group in _pack(part, chunk_size, chunk_overlap)
+              for g in build(group, chunk_size)]
     return [Chunk(index=i, text=text[g[0].start:g[-1].end], start=g[0].start, end=g[-1].end,
-                  sentences=tuple((u.start, u.end) for u in g)) for i, g in enumerate(groups)]
+                  sentences=tuple((u.start, u.end) for u in g),
+                  heading_path=heading_path_at(sections, g[0].start) if sections else ())
+            for i, g in enumerate(groups)]
+
+
+def _by_section(units: list[_Unit], sections: tuple[Section, ...]) -> list[list[_Unit]]:
+    """The units cut at every section start (one run when there are no sections)."""
+    if not sections:
+        return [units]
+    starts = sorted({s.start for s in sections})
+    parts: list[list[_Unit]] = [[]]
+    k = 0
+    for u in units:
+        moved = False
+        while k < len(starts) and starts[k] <= u.start:
+            k += 1
+            moved = True
+        if moved and parts[-1]:
+            parts.append([])
+        parts[-1].append(u)
+    return [p for p in parts if p]

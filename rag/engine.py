@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rag.answering import Draft, Evidence, ExtractiveAnswerer
 from rag.answering.extractive import candidates
-from rag.chunking import CHUNKER_VERSION
+from rag.chunking import CHUNKER_VERSION, STRUCTURE_VERSION
 from rag.embeddings import Embedder, OnnxMiniLM, as_embedder
 from rag.errors import ConfigError, InputError, LLMError
 from rag.hashing import sha256_file
@@ -97,7 +97,7 @@ class Assistant:
     def fingerprint(self) -> dict[str, str]:
         s = self.settings
         return {"rag_embed_model": self.embedder.fingerprint,
-                "rag_chunker": f"{CHUNKER_VERSION}/size={s.chunk_size}/overlap={s.chunk_overlap}"}
+                "rag_chunker": f"{CHUNKER_VERSION}+{STRUCTURE_VERSION}/size={s.chunk_size}/overlap={s.chunk_overlap}"}
 
     @property
     def store(self) -> Store:

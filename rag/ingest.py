@@ -55,7 +55,18 @@ def _targets(paths: Iterable[str | Path], report: IngestReport, follow_links: bo
 
 def _chunk_meta(doc: Document, chunk: Chunk) -> ChunkMeta:
     return ChunkMeta(source=doc.source, title=doc.title, doc_sha=doc.sha256, chunk_index=chunk.index,
-                     start=chunk.start, end=chunk.end, sentences=chunk.sentences, tokens=count_tokens(chunk.text))
+                     start=chunk.start, end=chunk.end, sentences=chunk.sentences, tokens=count_tokens(chunk.text),
+                     heading_path=chunk.heading_path)
+
+
+def embed_text(doc: Document, chunk: Chunk, fits) -> str:
+    """What is embedded for a chunk: its document's title and heading path, then its text (the cited text stays
+    the chunk's alone). Without room in the model's window, the chunk alone."""
+    head = " › ".join(p for p in (doc.title, *chunk.heading_path) if p)
+    if not head:
+        return chunk.text
+    framed = f"{head}\n{chunk.text}"
+    return framed if fits(framed) else chunk.text
 
 
 def _changed(targets, registry: dict[str, DocRecord], report: IngestReport, pool: ParsePool, settings: Settings,
@@ -81,7 +92,7 @@ def _changed(targets, registry: dict[str, DocRecord], report: IngestReport, pool
         except IngestError as e:
             report.skipped.append(Skipped(source=source, reason=str(e)))
             continue
-        yield doc, chunk_text(doc.text, settings.chunk_size, settings.chunk_overlap, fits=fits)
+        yield doc, chunk_text(doc.text, settings.chunk_size, settings.chunk_overlap, fits=fits, sections=doc.sections)
 
 
 def _groups(items: Iterator[tuple[Document, list[Chunk]]]) -> Iterator[list[tuple[Document, list[Chunk]]]]:
@@ -118,7 +129,7 @@ def ingest(paths: Iterable[str | Path], store: Store, embedder, settings: Settin
         with ParsePool(settings.parse_timeout, settings.parse_memory_mb) as pool:
             docs = _changed(targets, registry, report, pool, settings, embedder.fits, progress)
             for group in _groups(docs):
-                texts = [c.text for _, chunks in group for c in chunks]
+                texts = [embed_text(doc, c, embedder.fits) for doc, chunks in group for c in chunks]
                 vectors = embedder.embed(texts)
                 report.texts_embedded += len(texts)
                 row = 0

@@ -420,6 +420,16 @@ class Store:
                     metas.append(m)
         return ids, texts, metas
 
+    @_guard("reading chunks")
+    def chunks_of(self, source: str, sha: str) -> tuple[list[str], list[str], list[ChunkMeta]]:
+        """One document version's chunks (id, text, metadata) in chunk order: what an incremental BM25 index
+        and BM25-only hits read, one document at a time."""
+        got = self.chunks.get(where={"$and": [{"source": source}, {"doc_sha": sha}]},
+                              include=["documents", "metadatas"])
+        rows = sorted(zip(got["ids"], got["documents"], map(decode_meta, got["metadatas"])),
+                      key=lambda r: r[2].chunk_index)
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
     @_guard("searching")
     def query(self, embedding: Sequence[float], k: int) -> list[tuple[str, str, ChunkMeta, float]]:
         """(id, text, metadata, cosine similarity) of current chunks, best first."""
@@ -442,7 +452,8 @@ def encode_meta(meta: ChunkMeta) -> dict[str, Any]:
     """Flat Chroma metadata (str/int only; sentence spans as compact JSON)."""
     return {"source": meta.source, "title": meta.title, "doc_sha": meta.doc_sha, "chunk_index": meta.chunk_index,
             "start": meta.start, "end": meta.end, "tokens": meta.tokens,
-            "sentences": json.dumps([list(s) for s in meta.sentences], separators=(",", ":"))}
+            "sentences": json.dumps([list(s) for s in meta.sentences], separators=(",", ":")),
+            "heading_path": json.dumps(list(meta.heading_path), ensure_ascii=False)}
 
 
 def decode_meta(raw: dict[str, Any] | None) -> ChunkMeta:
@@ -450,4 +461,5 @@ def decode_meta(raw: dict[str, Any] | None) -> ChunkMeta:
     return ChunkMeta(source=str(raw.get("source", "")), title=str(raw.get("title", "")),
                      doc_sha=str(raw.get("doc_sha", "")), chunk_index=int(raw.get("chunk_index", 0)),
                      start=int(raw.get("start", 0)), end=int(raw.get("end", 0)), tokens=int(raw.get("tokens", 0)),
-                     sentences=tuple(tuple(s) for s in json.loads(raw.get("sentences") or "[]")))
+                     sentences=tuple(tuple(s) for s in json.loads(raw.get("sentences") or "[]")),
+                     heading_path=tuple(json.loads(raw.get("heading_path") or "[]")))

@@ -159,6 +159,7 @@ class ChunkMeta:
     end: int
     sentences: tuple[tuple[int, int], ...] = ()  # absolute (start, end) sentence spans
     tokens: int = 0
+    heading_path: tuple[str, ...] = ()  # headings above the chunk's start, outermost first
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class Chunk:
     start: int
     end: int
     sentences: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+    heading_path: tuple[str, ...] = ()
 
 
 # -- the answer stream: what `Assistant.stream` yields, one type per kind ---------------------------------

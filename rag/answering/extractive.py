@@ -89,7 +89,8 @@ class Sentence:
 
     def citation(self, n: int) -> Citation:
         return Citation(id=n, source=self.source, title=self.title, quote=self.text, start=self.start, end=self.end,
-                        score=round(self.score, 4), chunk_id=self.chunk_id, sha256=self.sha256)
+                        score=round(self.score, 4), chunk_id=self.chunk_id, sha256=self.sha256,
+                        heading_path=list(self.heading_path))
 
 
 def condense(question: str, history: list[dict] | None) -> str:
@@ -133,7 +134,7 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
                 na, nb = spans[j + 1]
                 nxt = (na, nb, hit.text[na - c0:nb - c0])
             seen[key] = Sentence(source, m.title, a, b, hit.text[a - c0:b - c0], hit.id, hit.rank, prev, nxt,
-                                 sha256=m.doc_sha)
+                                 sha256=m.doc_sha, heading_path=m.heading_path)
         if source not in titled and m.title:
             titled.add(source)
             text = document_text(source) or ""
@@ -142,7 +143,7 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
                 seen[(source, pos)].is_title = True  # the title line is already a candidate sentence
             elif pos >= 0 and (source, pos) not in seen:
                 seen[(source, pos)] = Sentence(source, m.title, pos, pos + len(m.title), m.title, hit.id,
-                                               hit.rank, None, is_title=True, sha256=m.doc_sha)
+                                               hit.rank, None, is_title=True, sha256=m.doc_sha)  # no headings above
     return list(seen.values())
 
 
@@ -252,6 +253,32 @@ def abstain(picked: list[Sentence]) -> tuple[str, list[Citation]]:
     return (NO_ANSWER.format(refs=refs) if citations else "The documents don't say: nothing relevant is indexed."), citations
 
 
+@dataclass
+class Candidates:
+    """What the learned ranker scores: the sentences, their FEATURES rows, the analysed question, and context."""
+
+    sentences: list[Sentence]
+    x: np.ndarray
+    question: Question
+    context: dict[str, float]
+
+
+_UNSEEN = "\x00unseen-term\x00"  # a term no index holds: its IDF is the corpus's maximum
+
+
+def _context(weights: dict[str, float], evidence: Evidence) -> dict[str, float]:
+    """Question-level signals: how much of the question no retrieved chunk mentions, and how much of it no
+    document in the corpus mentions at all (near-miss questions often hinge on such a term)."""
+    hits = evidence.hits
+    retrieved = set(terms(" ".join(f"{h.meta.title} {h.text}" for h in hits)))
+    total = sum(weights.values()) or 1.0
+    unseen_idf = evidence.idf(_UNSEEN)
+    return {"top_chunk_cos": max((h.vector_score or 0.0) for h in hits) if hits else 0.0,
+            "top_bm25": max((h.bm25_score or 0.0) for h in hits) if hits else 0.0,
+            "missing_mass": sum(w for t, w in weights.items() if t not in retrieved) / total,
+            "unseen_terms": sum(1 for t in weights if evidence.idf(t) >= unseen_idf - 1e-9) / max(1, len(weights))}
+
+
 class ExtractiveAnswerer:
     """Quote the best retrieved sentences, each cited by its exact span; abstain below the answerability threshold."""
 
@@ -279,16 +306,15 @@ class ExtractiveAnswerer:
         ranker = Ranker.load(self.settings.ranker) if self.settings.ranker or DEFAULT_RANKER.is_file() else None
         if ranker is None:
             return self._hand_tuned(question, query, evidence)
-        sents, x, q = self.featurize(question, query, evidence)
+        cands = self.featurize(question, query, evidence)
+        sents = cands.sentences
         if not sents:
             text, cites = abstain([])
             return Draft(text, cites, True, support=0.0)
-        probs = ranker.sentence.prob(x)
+        probs = ranker.sentence.prob(cands.x)
         for sent, p in zip(sents, probs):
             sent.score = float(p)
-        hits = evidence.hits
-        qx = question_features(probs, x, FEATURES, max((h.vector_score or 0.0) for h in hits),
-                               max((h.bm25_score or 0.0) for h in hits), q.kind)
+        qx = question_features(probs, cands.x, FEATURES, cands.context, cands.question.kind)
         sup = float(ranker.answerable.prob(qx)[0])
         chosen = select(sents, self.settings.max_sentences, margin=ranker.margin)
         if sup < ranker.threshold:
@@ -297,18 +323,20 @@ class ExtractiveAnswerer:
         text, cites = compose(question, with_context(chosen, sents))
         return Draft(text, cites, False, support=round(sup, 4))
 
-    def featurize(self, question: str, query: str, evidence: Evidence) -> tuple[list[Sentence], np.ndarray, Question]:
-        """The candidates that may answer (no non-prose; code only for code questions) and their FEATURES rows."""
+    def featurize(self, question: str, query: str, evidence: Evidence) -> Candidates:
+        """The candidates that may answer (no non-prose; code only for code questions), their FEATURES rows, and
+        question-level context for the answerability model."""
         q = analyse(question)
         about_doc = bool(_ABOUT_DOC.search(question))
         sents = [s for s in evidence.sentences if (s.is_title and about_doc) or not (
             is_nonprose(s.text) or (not q.wants_code and is_code(s.text)))]
-        if not sents:
-            return [], np.zeros((0, len(FEATURES))), q
         weights = term_weights(question, query, evidence.idf)
+        context = _context(weights, evidence)
+        if not sents:
+            return Candidates([], np.zeros((0, len(FEATURES))), q, context)
         x = sentence_features(q, weights, sents, self._vectors([s.text for s in sents]),
                               self._query_vector(question, query, evidence), evidence.hits)
-        return sents, x, q
+        return Candidates(sents, x, q, context)
 
     def _query_vector(self, question: str, query: str, evidence: Evidence) -> np.ndarray:
         qvec = evidence.query_vector

@@ -76,18 +76,22 @@ def _load(path: str) -> Ranker:
 
 
 QUESTION_FEATURES = ("best_prob", "second_prob", "best_embed", "best_lexical", "top_chunk_cos", "top_bm25",
-                     "best_type_match", "best_definition", "kind_definition", "kind_yesno")
+                     "best_type_match", "best_definition", "missing_mass", "unseen_terms", "kind_definition",
+                     "kind_yesno")
 
 
-def question_features(probs: np.ndarray, x: np.ndarray, names: tuple[str, ...], top_chunk_cos: float,
-                      top_bm25: float, kind: str) -> np.ndarray:
-    """The answerability model's inputs, from the candidates' features and ranker probabilities."""
+def question_features(probs: np.ndarray, x: np.ndarray, names: tuple[str, ...], context: dict[str, float],
+                      kind: str) -> np.ndarray:
+    """The answerability model's inputs: the candidates' features and ranker probabilities, and `context`
+    (top_chunk_cos, top_bm25, missing_mass, unseen_terms: see ExtractiveAnswerer.featurize)."""
+    tail = [context["top_chunk_cos"], math.log1p(context["top_bm25"])]
+    kinds = [float(kind == "definition"), float(kind == "yesno")]
+    misses = [context["missing_mass"], context["unseen_terms"]]
     if len(probs) == 0:
-        return np.array([0.0, 0.0, 0.0, 0.0, top_chunk_cos, math.log1p(top_bm25), 0.0, 0.0,
-                         float(kind == "definition"), float(kind == "yesno")])
+        return np.array([0.0, 0.0, 0.0, 0.0, *tail, 0.0, 0.0, *misses, *kinds])
     col = {n: i for i, n in enumerate(names)}
     order = np.argsort(-probs)
     best = x[order[0]]
     return np.array([probs[order[0]], probs[order[1]] if len(order) > 1 else 0.0, x[:, col["embed"]].max(),
-                     x[:, col["lexical"]].max(), top_chunk_cos, math.log1p(top_bm25), best[col["type_match"]],
-                     best[col["definition"]], float(kind == "definition"), float(kind == "yesno")])
+                     x[:, col["lexical"]].max(), *tail, best[col["type_match"]], best[col["definition"]], *misses,
+                     *kinds])

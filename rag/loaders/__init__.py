@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import IngestError
+from rag.loaders import structure
 from rag.loaders.docx import load_docx
 from rag.loaders.files import iter_files, not_regular_reason
 from rag.loaders.html import load_html
@@ -34,7 +35,8 @@ __all__ = ["LOADERS", "MAX_BYTES", "SUPPORTED", "iter_files", "load_file"]
 
 MAX_BYTES = 200 * 1024 * 1024
 
-LOADERS: dict[str, Callable[[bytes, str], tuple[str, str]]] = {
+# each returns (text, title), or a NamedTuple starting with them (structure.Extracted, pdf's PdfText)
+LOADERS: dict[str, Callable[[bytes, str], tuple]] = {
     ".txt": load_text, ".text": load_text,
     ".md": load_markdown, ".markdown": load_markdown,
     ".html": load_html, ".htm": load_html,
@@ -82,7 +84,7 @@ def _read(path: Path, source: str) -> bytes:
     return data
 
 
-def _load_by_content(data: bytes, source: str, suffix: str) -> tuple[str, str]:
+def _load_by_content(data: bytes, source: str, suffix: str) -> tuple:
     kind = binary_kind(data)
     if kind:
         what = f"type '{suffix}'" if suffix else "file without an extension"
@@ -90,7 +92,7 @@ def _load_by_content(data: bytes, source: str, suffix: str) -> tuple[str, str]:
     return load_text(data, source)
 
 
-def _parse(data: bytes, source: str, suffix: str) -> tuple[str, str]:
+def _parse(data: bytes, source: str, suffix: str) -> tuple:
     loader = LOADERS.get(suffix)
     try:
         return loader(data, source) if loader else _load_by_content(data, source, suffix)
@@ -102,6 +104,18 @@ def _parse(data: bytes, source: str, suffix: str) -> tuple[str, str]:
     except Exception as e:  # noqa: BLE001 — a parser bug on hostile input must skip one file, not stop the folder
         raise IngestError(f"{source}: could not be parsed ({type(e).__name__}: {str(e)[:200]}); re-save it "
                           "or report the file") from e
+
+
+def _headings(result, text: str, suffix: str) -> tuple[structure.Heading, ...]:
+    """The loader's own headings, else those Markdown or plain text spell out (none for PDF)."""
+    given = getattr(result, "headings", None)
+    if given is not None:
+        return tuple(given)
+    if suffix in (".md", ".markdown"):
+        return structure.markdown_headings(text)
+    if suffix in (".pdf",):
+        return ()
+    return structure.text_headings(text)
 
 
 def load_file(path: Path, source: str, root: str = "") -> Document:
@@ -120,6 +134,7 @@ def load_file(path: Path, source: str, root: str = "") -> Document:
             raise IngestError(f"{source}: no text found")
         return Document(source=source, title=title or Path(source).name, text=text,
                         sha256=hashlib.sha256(data).hexdigest(), path=str(path.resolve()), root=root,
+                        sections=structure.sections(text, _headings(parsed, text, suffix)),
                         pages=tuple(getattr(parsed, "pages", ()) or ()),
                         ocr_pages=tuple(getattr(parsed, "ocr_pages", ()) or ()))
     except MemoryError as e:

@@ -7,7 +7,8 @@ role="main", else <article>, else <body>. Block tags become paragraph breaks, <b
 <pre> keeps its newlines; other whitespace is folded. There is no recursion and no tree editing, so a page
 nested 200,000 levels deep or with 100,000 siblings costs what its size costs (the old BeautifulSoup
 version edited the tree per block tag: quadratic). For ordinary pages the text is identical to that
-version's (tests/test_loaders.py pins the eval corpus). Left out: CSS (display:none is not evaluated),
+version's (tests/test_loaders.py pins the eval corpus). h1-h6 and dt blocks are reported as headings.
+Left out: CSS (display:none is not evaluated),
 tables as tables (cells become paragraphs), and text rendered by scripts.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 
 from rag.errors import IngestError
+from rag.loaders.structure import Extracted
 from rag.loaders.text import TITLE_MAX, decode, first_line_title
 
 _HTML_DROP = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "form", "button", "nav", "aside",
@@ -34,6 +36,8 @@ _HTML_BLOCKS = frozenset({"p", "div", "section", "article", "main", "h1", "h2", 
 _NOT_TEXT = frozenset({"rt", "rp", "template"})
 _ROOT_TAGS = ("main", "article", "body")  # with role="main" between the first two, in order of preference
 _BLOCK, _PRE_NEWLINE = "\x00", "\x01"  # markers in the joined text (input NULs are stripped before parsing)
+_HEAD = "\ue000"  # marks a heading block's start, followed by its level digit (stripped from the input first)
+_HEADING_LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6, "dt": 7}  # a dt heads its dd
 _FOLD = re.compile(r"[ \t\f\v\u00a0]+")
 _META_CHARSET = re.compile(rb"""<\s*meta[^>]+charset\s*=\s*["']?([^>]*?)[ /;'">]""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?.*encoding=['"](.*?)['"].*\?>""")
@@ -181,20 +185,33 @@ def _marked_text(events, lo: int, hi: int) -> str:
             end = _end_of(events, i)
             out.append(_BLOCK + _pre_text(events, i + 1, min(end, hi)) + _BLOCK)
             i = end
+        elif kind == START and value in _HEADING_LEVELS:
+            out.append(_BLOCK + _HEAD + str(_HEADING_LEVELS[value]))
         elif (kind == START and value in _HTML_BLOCKS) or (kind == END and events[value][1] in _HTML_BLOCKS):
             out.append(_BLOCK)
         i += 1
     return "".join(out)
 
 
-def _blocks(marked: str) -> str:
-    blocks = []
+def _blocks(marked: str) -> tuple[str, tuple[tuple[int, int, int], ...]]:
+    """The text (blocks joined by blank lines) and its headings as (start, end, level)."""
+    blocks: list[str] = []
+    headings: list[tuple[int, int, int]] = []
+    pos = 0
     for block in marked.split(_BLOCK):
+        level = 0
+        if block.startswith(_HEAD):
+            level, block = int(block[1]), block[2:]
         lines = [_FOLD.sub(" ", line).strip() for line in block.split("\n")]
         block = " ".join(line for line in lines if line)
         if block:
+            if blocks:
+                pos += 2
+            if level:
+                headings.append((pos, pos + len(block), level))
             blocks.append(block.replace(_PRE_NEWLINE, "\n"))
-    return "\n\n".join(blocks)
+            pos += len(block)
+    return "\n\n".join(blocks), tuple(headings)
 
 
 def declared_encoding(data: bytes) -> str | None:
@@ -205,18 +222,18 @@ def declared_encoding(data: bytes) -> str | None:
     return found.group(1).decode("ascii", "replace").strip().lower() or None
 
 
-def load_html(data: bytes, name: str) -> tuple[str, str]:
+def load_html(data: bytes, name: str) -> Extracted:
     from lxml import etree
 
     text = decode(data, name, declared=declared_encoding(data))
     recorder = _Recorder()
     parser = etree.HTMLParser(target=recorder, recover=True, encoding="utf-8", no_network=True)
     try:
-        parser.feed(text.replace(_PRE_NEWLINE, "").encode("utf-8", "replace"))
+        parser.feed(text.replace(_PRE_NEWLINE, "").replace(_HEAD, "").encode("utf-8", "replace"))
         parser.close()
     except (etree.LxmlError, ValueError, UnicodeError) as e:
         raise IngestError(f"{name}: unreadable HTML ({type(e).__name__}: {e}); re-save it as UTF-8 HTML") from e
     lo, hi = _root(recorder)
     title = recorder.title or _h1_title(recorder.events, lo, hi)
-    body = _blocks(_marked_text(recorder.events, lo, hi))
-    return body, (title or first_line_title(body))[:TITLE_MAX]
+    body, headings = _blocks(_marked_text(recorder.events, lo, hi))
+    return Extracted(body, (title or first_line_title(body))[:TITLE_MAX], headings)
