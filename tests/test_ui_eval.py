@@ -49,6 +49,7 @@ def page(browser):
 def test_evaluation_tab_runs_suite_and_shows_metrics_and_charts(page, tmp_path, embedder):
     from playwright.sync_api import expect
 
+    from rag_cited.eval.report import load_result
     from rag_cited.ui.app import build_app
     from rag_cited.ui.evaluation import out_dir
 
@@ -85,12 +86,28 @@ def test_evaluation_tab_runs_suite_and_shows_metrics_and_charts(page, tmp_path, 
 
         saved = sorted(p.name for p in out_dir(assistant).glob("*.json"))
         assert len(saved) == 2 and saved[1] == "suite-latest.json", saved  # as `rag eval` writes them
+        first = load_result(out_dir(assistant) / saved[0])
+        expect(page.locator("#eval-status")).not_to_contain_text("compared")  # nothing to compare with yet
 
-        page.reload()  # a new session: "Load last result" brings the saved run back
+        page.locator("#eval-run").click()  # a second run is compared with the first, not with itself
+        status = page.locator("#eval-status")
+        expect(status).to_contain_text(f"compared with the previous run, of {first.created_at}", timeout=RUN_MS)
+        runs = [p for p in out_dir(assistant).glob("suite-*.json") if not p.stem.endswith("-latest")]
+        second = load_result(max(runs, key=lambda p: p.stat().st_mtime))
+        assert len(runs) == 2 and second.created_at != first.created_at, (first.created_at, second.created_at)
+        report = page.locator("#eval-report iframe").element_handle().content_frame()
+        report.wait_for_function(CHARTS_LOADED)
+        assert f"Compared with the run of {first.created_at}" in report.content()
+        assert f"Compared with the run of {second.created_at}" not in report.content()
+        page.locator("#eval-report iframe").element_handle().content_frame().wait_for_function(CHARTS_LOADED)
+        page.screenshot(path=str(ARTIFACTS / "eval-tab-compared.png"), full_page=True)
+
+        page.reload()  # a new session: "Load last result" brings the saved run back, compared with the one before
         page.get_by_role("tab", name="Evaluation").click()
         page.locator("#eval-load").click()
         expect(page.locator("#eval-status")).to_contain_text("Loaded")
-        expect(page.locator("#eval-summary table")).to_contain_text("Citation exactness")
+        expect(page.locator("#eval-status")).to_contain_text(f"compared with the previous run, of {first.created_at}")
+        expect(page.locator("#eval-summary table")).to_contain_text(second.created_at)
         page.locator("#eval-report iframe").element_handle().content_frame().wait_for_function(CHARTS_LOADED)
 
 

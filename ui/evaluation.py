@@ -4,7 +4,9 @@
 A run goes through `eval.harness.run` with the app's settings and its already-loaded embedding model,
 on the harness's own eval index (``<data_dir>/eval/…``; the chat's index is never touched), and is
 saved like `rag eval` does (JSON + self-contained HTML) under ``<data_dir>/eval-out``. "Load last
-result" shows the newest JSON there. The report is the harness's HTML in a sandboxed iframe (srcdoc).
+result" shows the newest JSON there. Each run is compared with the previous run of the same suite (read
+before the new run overwrites "<suite>-latest.json", so never with itself), on the page and in the saved
+report. The report is the harness's HTML in a sandboxed iframe (srcdoc).
 Left out: choosing a baseline file and gates (that is `rag eval --baseline`); one run at a time.
 """
 
@@ -37,6 +39,28 @@ def newest_result_file(folder: Path) -> Path | None:
     files = [p for p in folder.glob("*.json") if p.is_file()] if folder.is_dir() else []
     # "<stem>-latest.json" is a copy of the newest timestamped file: prefer the timestamped name on a tie
     return max(files, key=lambda p: (p.stat().st_mtime, not p.stem.endswith("-latest")), default=None)
+
+
+def saved_runs(folder: Path, stem: str | None = None) -> list[Path]:
+    """The timestamped result files in `folder` (of suite `stem` when given), newest first; the "-latest" copies
+    are left out (a run overwrites them, so reading one after a run reads that run)."""
+    files = [p for p in folder.glob(f"{stem}-*.json" if stem else "*.json")
+             if p.is_file() and not p.stem.endswith("-latest")] if folder.is_dir() else []
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+
+
+def previous_run(folder: Path, questions: str, skip: Path | None = None):
+    """The newest saved run of the question file `questions` (display path) other than `skip`, or None."""
+    for path in saved_runs(folder, Path(questions).stem):
+        if skip is not None and path.resolve() == skip.resolve():
+            continue
+        try:
+            old = load_result(path)
+        except RagError:
+            continue  # a damaged or foreign file: not a baseline
+        if old.questions == questions:
+            return old
+    return None
 
 
 def summary_table(result) -> str:
@@ -146,26 +170,30 @@ def run_suite(assistant: Assistant, folder: Path, questions_path: str, docs_path
     if not qfile.is_file():
         raise gr.Error(f"No questions file at {qfile}.")
     progress(0.0, desc="Preparing the evaluation index")
-    previous = newest_result_file(folder)
+    previous = previous_run(folder, display_path(qfile))  # read now: the run writes over "<suite>-latest.json"
     try:
         result = harness.run(qfile, _resolve(docs_path) if docs_path and docs_path.strip() else None,
                              assistant.settings, embed_model=assistant.embedder,  # the model already loaded
                              progress=lambda msg, done, total: progress((done, max(total, 1)), desc=msg))
-        json_path, _ = write_outputs(result, folder)
-        old = load_result(previous) if previous else None
     except RagError as e:
         raise gr.Error(str(e)) from e
-    baseline = old if old is not None and old.questions == result.questions else None
-    note = f" (compared with the run of {baseline.created_at})" if baseline else ""
+    baseline = previous if previous is not None and previous.questions == result.questions else None
+    json_path, _ = write_outputs(result, folder, baseline)  # the saved report shows the comparison too
+    note = f" (compared with the previous run, of {baseline.created_at})" if baseline else ""
     return show(result, f"Finished in {result.duration_s:.0f} s; saved {json_path}{note}.", baseline)
 
 
 def load_last(folder: Path) -> tuple[str, str, str]:
-    """Show the newest saved run in `folder` (or say there is none)."""
-    path = newest_result_file(folder)
+    """Show the newest saved run in `folder`, compared with the run of the same suite before it (or say there is
+    none)."""
+    runs = saved_runs(folder)
+    path = runs[0] if runs else newest_result_file(folder)
     if path is None:
         return '<span class="bad">No saved evaluation yet: run one first.</span>', "", ""
     try:
-        return show(load_result(path), f"Loaded {path}.")
+        result = load_result(path)
     except RagError as e:
         raise gr.Error(str(e)) from e
+    baseline = previous_run(folder, result.questions, skip=path)
+    note = f" (compared with the previous run, of {baseline.created_at})" if baseline else ""
+    return show(result, f"Loaded {path}{note}.", baseline)
