@@ -44,7 +44,7 @@ def assert_exact(assistant: Assistant, result: dict) -> None:
 def test_api_has_stable_names_and_hides_ui_events(served):
     _, client = served
     api = client.view_api(return_format="dict", print_info=False)
-    assert set(api["named_endpoints"]) == {"/ask", "/ingest", "/documents", "/delete"}
+    assert set(api["named_endpoints"]) == {"/ask", "/ingest", "/documents", "/delete", "/collections"}
     assert not api["unnamed_endpoints"]
 
 
@@ -252,7 +252,7 @@ def test_empty_index_is_handled(tmp_path, embedder):
 # -- uploads only: a path to a file on the server is refused, with and without a login --------------
 def _raw_ingest(http, url: str, path) -> str:
     """Call /ingest over plain HTTP with a FileData naming `path`, as any client could; the event stream."""
-    payload = {"data": [[{"path": str(path), "meta": {"_type": "gradio.FileData"}}]]}
+    payload = {"data": [[{"path": str(path), "meta": {"_type": "gradio.FileData"}}], None]}  # files, collection
     r = http.post(f"{url}gradio_api/call/ingest", json=payload)
     if r.status_code != 200:
         return f"HTTP {r.status_code}"
@@ -303,3 +303,27 @@ def test_a_rejected_upload_is_not_kept_and_leftovers_do_not_block_later_uploads(
     report = ingest_uploads(assistant, [(str(good), "good.txt")])
     assert report.added == ["uploads/good.txt"] and not report.skipped
     assert sorted(p.name for p in (tmp_path / "idx" / "uploads").iterdir()) == ["good.txt"]
+
+
+def test_counts_are_pluralised():
+    from types import SimpleNamespace
+
+    from rag_cited.ui.app import upload_report_html
+
+    one = render.header({"documents": 1, "chunks": 1}, "extractive")
+    assert "1 document<" in one and "1 passage<" in one
+    many = render.header({"documents": 2, "chunks": 0}, "extractive")
+    assert "2 documents" in many and "0 passages" in many
+    report = SimpleNamespace(added=["uploads/a.txt"], updated=[], unchanged=[], skipped=[], chunks_written=1,
+                             seconds=0.1)
+    assert "1 file in the index (1 passage written" in upload_report_html(report)
+
+
+def test_gradio_footer_has_no_second_settings(monkeypatch):
+    from rag_cited.ui.app import FOOTER_LINKS, ChatApp
+
+    assert "settings" not in FOOTER_LINKS
+    seen = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, *a, **k: seen.update(k))  # what ChatApp passes on
+    ChatApp(upload_max_mb=1).launch()
+    assert seen["footer_links"] == ["api"]

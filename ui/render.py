@@ -90,17 +90,29 @@ def highlighted_passage(text: str, start: int, end: int, window: int = PASSAGE_W
 
 
 def source_card(c: Citation, turn: int, document_text: Callable[[str], str]) -> str:
+    """One numbered source: title, file, page ("p. 3") and heading path when known, the quote in its passage.
+
+    The whole card is a button (ui/viewer.py opens the citation in its document)."""
     try:
-        passage = highlighted_passage(document_text(c.source), c.start, c.end)
-    except Exception:  # the document was deleted since: show the quote alone
+        text = document_text(c.source)
+        if text[c.start:c.end] != c.quote:  # a saved answer over a document that changed since
+            raise LookupError(c.source)
+        passage = highlighted_passage(text, c.start, c.end)
+    except Exception:  # the document was deleted or changed since: show the quote alone
         passage = f"<mark>{html.escape(c.quote)}</mark>"
+    page = f'<span class="src-page">p. {c.page}</span>' if c.page else ""
+    ocr = '<span class="ocr-badge" title="read by OCR from a scanned page">OCR</span>' if c.ocr else ""
+    path = " › ".join(html.escape(h) for h in c.heading_path)
     return (
-        f'<article class="src-card" id="{card_id(turn, c.id)}" data-n="{c.id}">'
-        f'<div class="src-top"><span class="src-num">{c.id}</span><span class="src-title">{html.escape(c.title or c.source)}</span></div>'
+        f'<article class="src-card" id="{card_id(turn, c.id)}" data-turn="{turn}" data-n="{c.id}" role="button" '
+        f'tabindex="0" title="Open in the document">'
+        f'<div class="src-top"><span class="src-num">{c.id}</span><span class="src-title">{html.escape(c.title or c.source)}</span>'
+        f'<span class="src-open" aria-hidden="true">View ›</span></div>'
         f'<div class="src-meta"><span class="src-file" title="{html.escape(c.source)}">{html.escape(c.source)}</span>'
-        f'<span class="src-score" title="support score of the quoted sentence">score {c.score:.2f}</span>'
+        f'{page}{ocr}<span class="src-score" title="support score of the quoted sentence">score {c.score:.2f}</span>'
         f'<span class="src-span">chars {c.start}–{c.end}</span></div>'
-        f'<div class="src-passage">{passage}</div></article>')
+        + (f'<div class="src-path" title="Headings above the quote">{path}</div>' if path else "")
+        + f'<div class="src-passage">{passage}</div></article>')
 
 
 def sources_panel(answer: Answer | None, turn: int, document_text: Callable[[str], str], *,
@@ -122,7 +134,7 @@ def sources_panel(answer: Answer | None, turn: int, document_text: Callable[[str
         n = len(answer.citations)
         head = f'<div class="src-head"><b>{plural(n, "source")}</b> for this answer</div>'
     cards = "".join(source_card(c, turn, document_text) for c in answer.citations)
-    foot = (f'<div class="src-foot">{html.escape(answer.mode)} answer · {len(answer.retrieved)} passages searched · '
+    foot = (f'<div class="src-foot">{html.escape(answer.mode)} answer · {plural(len(answer.retrieved), "passage")} searched · '
             f'{secs:.2f} s · question: “{html.escape(answer.question)}”</div>')
     return f'<div class="src-panel">{_TITLE}{head}{cards}{foot}</div>'
 
@@ -134,7 +146,7 @@ def pending_panel(question: str) -> str:
 
 def header(status: dict, mode: str) -> str:
     docs, chunks = int(status.get("documents", 0)), int(status.get("chunks", 0))
-    stats = [plural(docs, "document"), f"{chunks} passages", f"{html.escape(mode)} answers"]
+    stats = [plural(docs, "document"), plural(chunks, "passage"), f"{html.escape(mode)} answers"]
     pills = "".join(f'<span class="pill">{s}</span>' for s in stats)
     return ('<div class="app-header"><div class="brand"><span class="logo">❝</span><div>'
             '<div class="app-title">Cited</div><div class="app-sub">Answers from your documents, '
@@ -149,8 +161,9 @@ def documents_table(docs: list[DocumentInfo]) -> str:
     rows = "".join(
         f'<tr><td class="doc-title">{html.escape(d.title or d.source)}</td>'
         f'<td class="doc-file"><code>{html.escape(d.source)}</code></td>'
-        f'<td class="num">{d.chunks}</td><td class="num">{d.chars:,}</td>'
-        f'<td class="doc-when">{html.escape(d.ingested_at.replace("T", " ")[:16])}</td></tr>' for d in docs)
-    return ('<div class="doc-table-wrap"><table class="doc-table"><thead><tr><th>Title</th><th>File</th>'
+        f'<td class="num" data-label="Passages">{d.chunks}</td><td class="num" data-label="Characters">{d.chars:,}</td>'
+        f'<td class="doc-when" data-label="Ingested (UTC)">{html.escape(d.ingested_at.replace("T", " ")[:16])}</td>'
+        '</tr>' for d in docs)
+    return ('<div class="doc-table-wrap"><table class="doc-table doc-list"><thead><tr><th>Title</th><th>File</th>'
             '<th class="num">Passages</th><th class="num">Characters</th><th>Ingested (UTC)</th></tr></thead>'
             f'<tbody>{rows}</tbody></table></div>')

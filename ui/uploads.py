@@ -7,7 +7,8 @@ indexed one replaces it; if the new file is rejected the previous one is put bac
 (too large, unsupported, empty, corrupt, over a parse budget) are reported with a reason and removed
 from the folder; the others still go in; leftovers of an interrupted batch are cleared by the next one.
 Only files the web server received as uploads are accepted (`received`): a path to any other file on
-the server is refused. Left out: per-user upload folders (one index is shared by everyone on a server).
+the server is refused. Each collection has its own uploads folder (`uploads_dir`). Left out: per-user upload
+folders (a collection is shared by everyone on a server).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from rag import Assistant, IngestReport, InputError, Skipped
+from rag import Assistant, IngestReport, InputError, Settings, Skipped
 
 UPLOADS = "uploads"
+DEFAULT_COLLECTION = Settings.model_fields["collection"].default
 MAX_NAME = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _lock = threading.Lock()  # one upload batch at a time: they share the folder and its prune
@@ -42,7 +44,12 @@ def safe_name(name: str) -> str:
 
 
 def uploads_dir(assistant: Assistant) -> Path:
-    return Path(assistant.settings.data_dir) / UPLOADS
+    """`<data_dir>/uploads` for the default collection ("documents"), `<data_dir>/collections/<name>/uploads`
+    for another; either way the folder is named "uploads", so every upload's source is "uploads/<name>"."""
+    settings = assistant.settings
+    if settings.collection == DEFAULT_COLLECTION:
+        return Path(settings.data_dir) / UPLOADS
+    return Path(settings.data_dir) / "collections" / settings.collection / UPLOADS
 
 
 def source_of(name: str) -> str:
