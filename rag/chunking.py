@@ -28,7 +28,7 @@ from rag.loaders.structure import heading_path_at
 from rag.types import Chunk, Section
 
 CHUNKER_VERSION = "sent-v2"  # the sentence splitter and packing (pinned by tests/test_chunking.py)
-STRUCTURE_VERSION = "sections-v1"  # chunks start at section starts and carry heading paths (see chunk_text)
+STRUCTURE_VERSION = "sections-v2"  # chunks start at section starts, carry heading paths, embed them (see ingest)
 
 _STATIC = Path(__import__("llama_index.core", fromlist=["__file__"]).__file__).parent / "_static"
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s")

@@ -60,9 +60,10 @@ def _chunk_meta(doc: Document, chunk: Chunk) -> ChunkMeta:
 
 
 def embed_text(doc: Document, chunk: Chunk, fits) -> str:
-    """What is embedded for a chunk: its document's title and heading path, then its text (the cited text stays
-    the chunk's alone). Without room in the model's window, the chunk alone."""
-    head = " › ".join(p for p in (doc.title, *chunk.heading_path) if p)
+    """What is embedded for a chunk: its heading path, then its text (the cited text stays the chunk's alone).
+    Without room in the model's window, the chunk alone. The title is not added: in a one-document corpus it
+    pulls every chunk toward the same point (seed suite hit@1 0.81 → 0.76 when it was); BM25 indexes it."""
+    head = " › ".join(p for p in chunk.heading_path if p)
     if not head:
         return chunk.text
     framed = f"{head}\n{chunk.text}"
