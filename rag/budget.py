@@ -160,12 +160,19 @@ class ParsePool:
             _stop(proc, kill=True)
 
 
+def _readable(fd: int, timeout: float) -> bool:
+    """poll(), not select(): select() fails on descriptors past 1023, which a long-running server reaches."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(max(0, int(timeout * 1000))))
+
+
 def _read_exact(proc: subprocess.Popen, n: int, deadline: float) -> bytes:
     fd = proc.stdout.fileno()
     buf = bytearray()
     while len(buf) < n:
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not _readable(fd, left):
             raise _Timeout()
         block = os.read(fd, min(n - len(buf), 1 << 20))
         if not block:
