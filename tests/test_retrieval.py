@@ -41,3 +41,20 @@ def test_results_carry_scores_and_ranks(tmp_path, embedder):
     assert hits[0].score >= hits[1].score >= hits[2].score
     assert all(h.vector_score is not None and -1 <= h.vector_score <= 1 for h in hits)
     assert "Lachin" in hits[0].text
+
+
+def test_bm25_only_hits_carry_their_chunk_text_and_offsets(tmp_path):
+    from .hashing_embedding import HashingEmbedding
+
+    d = tmp_path / "docs"
+    d.mkdir()
+    for i in range(8):
+        (d / f"n{i}.txt").write_text(f"Note {i}.\n\nThe ferry timetable changes every season and note {i} says so.")
+    (d / "rare.txt").write_text("Preface.\n\nThe Vexmoor ledger lists 4471 barrels of tar.")
+    a = Assistant(data_dir=tmp_path / "idx", embed_model=HashingEmbedding(model_name="hashing-256"), candidates=1)
+    a.ingest([d])
+    hits = a.search("ferry timetable season Vexmoor ledger", top_k=2)
+    only_bm25 = [h for h in hits if h.vector_rank is None]
+    assert only_bm25, [(h.source, h.vector_rank, h.bm25_rank) for h in hits]
+    for h in hits:
+        assert a.document_text(h.source)[h.start:h.end] == h.text and h.vector_score is not None
