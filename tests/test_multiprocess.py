@@ -1,5 +1,6 @@
 """One index, many processes: two `rag serve` on one embedded data dir while `rag ingest` and `rag delete`
-write into it, and two app processes sharing one `chroma run` server.
+write into it, and app processes sharing one `chroma run` server (as on separate hosts: each its own data dir,
+one used through the web app's API, the other through the OpenAI-compatible API with the official client).
 
 Every answer during the writes must succeed with exact citations (checked against the files themselves),
 and afterwards every server must answer from the new documents without a restart.
@@ -170,3 +171,36 @@ def test_two_app_processes_share_one_chroma_server(tmp_path, embedder, chroma_se
         client.close()
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_an_upload_to_one_app_is_cited_by_another_through_the_openai_api(tmp_path, chroma_server):  # noqa: F811
+    """docs/DEPLOY.md's layout: app processes with their own data dirs (no shared files), one Chroma server."""
+    from openai import OpenAI
+
+    shared = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_server), "RAG_COLLECTION": "deploy",
+              "RAG_API_KEY": "k-deploy"}
+    apps = []
+    try:
+        for host in ("host-a", "host-b"):  # one after the other: the first seeds the empty collection
+            apps.append(_serve(tmp_path / host, _env(tmp_path / host, **shared)))
+        web = Client(apps[0][1], verbose=False)
+        up = tmp_path / "harbour.txt"
+        up.write_text("Port Elin has one lighthouse.\n\nThe harbour master of Port Elin is called Ottoline Varga.\n")
+        assert web.predict([handle_file(str(up))], api_name="/ingest")["added"] == ["uploads/harbour.txt"]
+        web.close()
+        api = OpenAI(base_url=f"{apps[1][1]}v1", api_key="k-deploy", max_retries=0)
+        resp = api.chat.completions.create(model="rag-cited:deploy", messages=[
+            {"role": "user", "content": "Who is the harbour master of Port Elin?"}])
+        assert "Ottoline Varga" in resp.choices[0].message.content
+        cited = [c for c in resp.model_extra["citations"] if c["source"] == "uploads/harbour.txt"]
+        assert cited and any("Ottoline Varga" in c["quote"] for c in cited)
+        for c in cited:  # exact against the file itself and through the other app's verification endpoint
+            assert up.read_text()[c["start"]:c["end"]] == c["quote"]
+            got = httpx.get(f"{apps[1][1]}v1/documents/{c['source']}", params={"start": c["start"], "end": c["end"]},
+                            headers={"Authorization": "Bearer k-deploy"}).json()
+            assert got["text"] == c["quote"]
+    finally:
+        for proc, _ in apps:
+            proc.terminate()
+            proc.wait(timeout=30)
