@@ -71,7 +71,7 @@ def ingest_uploads(assistant: Assistant, files: list[tuple[str, str]], progress=
 
     `received(path)` says whether the web server received that file as an upload; when given, any other
     path (a file elsewhere on the server) refuses the whole request. The returned report lists only these
-    files (plus anything pruned from the folder).
+    files.
     """
     if received is not None:
         foreign = [name or Path(tmp).name for tmp, name in files if not received(Path(tmp))]
@@ -84,7 +84,9 @@ def ingest_uploads(assistant: Assistant, files: list[tuple[str, str]], progress=
         _tidy(assistant, folder)
         staged, backups, pre_skipped = _stage(files, folder, assistant.settings.upload_max_mb)
         try:
-            report = assistant.ingest([folder], progress=progress) if staged else IngestReport()
+            # no pruning: app hosts on one Chroma server may each have an uploads folder at the same path, and a
+            # prune would remove the other hosts' uploads (docs/DEPLOY.md); uploads leave the index by `delete`
+            report = assistant.ingest([folder], progress=progress, prune=False) if staged else IngestReport()
         except BaseException:
             for source, backup in backups.items():
                 os.replace(backup, folder / source.split("/", 1)[1])
