@@ -327,3 +327,17 @@ def test_gradio_footer_has_no_second_settings(monkeypatch):
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, *a, **k: seen.update(k))  # what ChatApp passes on
     ChatApp(upload_max_mb=1).launch()
     assert seen["footer_links"] == ["api"]
+
+
+def test_an_upload_does_not_prune_documents_whose_files_another_host_holds(tmp_path, embedder):
+    # Two app hosts on one Chroma server each have an uploads folder, possibly at the same path: the index holds
+    # uploads whose files are in the *other* host's folder. Simulated on one index: the file leaves this folder.
+    assistant = Assistant(data_dir=tmp_path / "idx", embed_model=embedder)
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("The ferry Aldebaran leaves pier 9 at 07:40.")
+    second.write_text("The ferry Betelgeuse leaves pier 4 at 09:15.")
+    ingest_uploads(assistant, [(str(first), "a.txt")])
+    (tmp_path / "idx" / "uploads" / "a.txt").unlink()
+    report = ingest_uploads(assistant, [(str(second), "b.txt")])
+    assert report.added == ["uploads/b.txt"] and not report.removed
+    assert {d.source for d in assistant.documents()} == {"uploads/a.txt", "uploads/b.txt"}
