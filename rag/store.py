@@ -10,7 +10,10 @@ it, and a registry record ("pointer") names each document's current version. An 
 text, then the new chunks, then moves the pointer, then deletes the old version; a delete removes the
 pointer first. Readers use only chunks of current versions, and every chunk's offsets index into the
 text of its own version, so a `kill -9` at any point leaves nothing inexact (leftovers are cleaned by
-the next write, which finds the "pending" marker the interrupted one left).
+the next write, which finds the "pending" marker the interrupted one left). Several documents are written
+in one commit, step by step for all of them (markers, texts, chunks, pointers, removals): ~7 round trips a
+group instead of 6 a document; old versions are deleted by id (the pointer names them) unless a marker says
+an interrupted writer may have left others.
 
 Many processes, one index: writers serialise on `ingest.lock` (the holder's pid is written into it, so
 a waiting process can say who it waits for). Each commit takes `index.lock` exclusively and bumps a
@@ -76,6 +79,18 @@ class DocRecord:
         for key in ("pages", "ocr_pages"):
             fields[key] = tuple(json.loads(fields.get(key) or "[]"))
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class DocWrite:
+    """One document version to store: its record, extracted text, and its chunks (ids, vectors, texts, metadata)."""
+
+    record: DocRecord
+    text: str
+    ids: Sequence[str]
+    embeddings: Sequence[Sequence[float]]
+    texts: Sequence[str]
+    metas: Sequence[ChunkMeta]
 
 
 def _ints_json(values: Sequence[int]) -> str:
@@ -302,43 +317,100 @@ class Store:
         for i in range(0, n, self.max_batch):
             yield slice(i, i + self.max_batch)
 
-    @_guard("writing a document")
+    @_guard("writing documents")
+    def write_documents(self, docs: Sequence[DocWrite]) -> None:
+        """Several documents in one commit and a few round trips, in the order that keeps every reader exact:
+        pending markers for all, then their texts, their chunks, their pointers, the old versions' removal, and
+        last the markers. A kill at any step leaves markers that the next writer's `repair` acts on."""
+        sources = [d.record.source for d in docs]
+        if len(set(sources)) != len(sources):
+            raise ValueError("write_documents: each source at most once per call")
+        if not docs:
+            return
+        with self.commit():
+            had_pending, previous = self._write_state(sources)
+            self._upsert_docs([_pending_id(s) for s in sources], [""] * len(docs),
+                              [{"kind": "pending", "source": s} for s in sources])
+            self._upsert_docs([_text_id(d.record.source, d.record.sha256) for d in docs], [d.text for d in docs],
+                              [{"kind": "text", "source": d.record.source, "sha256": d.record.sha256} for d in docs])
+            ids = [i for d in docs for i in d.ids]
+            vectors = [list(map(float, e)) for d in docs for e in d.embeddings]
+            texts = [t for d in docs for t in d.texts]
+            metas = [encode_meta(m) for d in docs for m in d.metas]
+            for s in self._batched(len(ids)):
+                self.chunks.upsert(ids=ids[s], embeddings=vectors[s], documents=texts[s], metadatas=metas[s])
+            self._upsert_docs([_doc_id(s) for s in sources], [""] * len(docs), [d.record.meta() for d in docs])
+            self._drop_previous(docs, had_pending, previous)
+
     def write_document(self, record: DocRecord, text: str, ids: Sequence[str], embeddings: Sequence[Sequence[float]],
                        texts: Sequence[str], metas: Sequence[ChunkMeta]) -> None:
-        """Text, then chunks, then the pointer, then the old version's removal: exact at every step."""
-        with self.commit():
-            src, sha = record.source, record.sha256
-            self.docs.upsert(ids=[_pending_id(src)], embeddings=[_REGISTRY_VEC], documents=[""],
-                             metadatas=[{"kind": "pending", "source": src}])
-            self.docs.upsert(ids=[_text_id(src, sha)], embeddings=[_REGISTRY_VEC], documents=[text],
-                             metadatas=[{"kind": "text", "source": src, "sha256": sha}])
-            for s in self._batched(len(ids)):
-                self.chunks.upsert(ids=list(ids[s]), embeddings=[list(map(float, e)) for e in embeddings[s]],
-                                   documents=list(texts[s]), metadatas=[encode_meta(m) for m in metas[s]])
-            self.docs.upsert(ids=[_doc_id(src)], embeddings=[_REGISTRY_VEC], documents=[""], metadatas=[record.meta()])
-            self._drop_other_versions(src, sha)
+        """One document (see `write_documents`)."""
+        self.write_documents([DocWrite(record, text, ids, embeddings, texts, metas)])
+
+    def _upsert_docs(self, ids: list[str], documents: list[str], metas: list[dict[str, Any]]) -> None:
+        for s in self._batched(len(ids)):
+            self.docs.upsert(ids=ids[s], embeddings=[_REGISTRY_VEC] * len(ids[s]), documents=documents[s],
+                             metadatas=metas[s])
+
+    def _write_state(self, sources: list[str]) -> tuple[set[str], dict[str, DocRecord]]:
+        """(sources with a pending marker, source → current record) by primary key: one read for the group."""
+        got = self.docs.get(ids=[_pending_id(s) for s in sources] + [_doc_id(s) for s in sources],
+                            include=["metadatas"])
+        pending = {m["source"] for i, m in zip(got["ids"], got["metadatas"]) if m and i.startswith("p:")}
+        records = {m["source"]: DocRecord.from_meta(m) for i, m in zip(got["ids"], got["metadatas"])
+                   if m and i.startswith("d:")}
+        return pending, records
+
+    def _drop_previous(self, docs: Sequence[DocWrite], had_pending: set[str], previous: dict[str, DocRecord]) -> None:
+        """Delete each document's old version, then the markers. Without a marker before this write, a source
+        holds exactly its pointer's version (every write sets the marker first and clears it last), so the old
+        chunks and text are deleted by id; with one (an interrupted writer's leftovers), by metadata scan."""
+        chunk_ids: list[str] = []
+        text_ids: list[str] = []
+        for d in docs:
+            src, sha = d.record.source, d.record.sha256
+            old = previous.get(src)
+            if src in had_pending or (old is not None and old.sha256 != sha and not old.chunks):
+                self._drop_other_versions(src, sha, marker=False)
+            elif old is not None and old.sha256 != sha:
+                chunk_ids += [chunk_id(src, old.sha256, i) for i in range(old.chunks)]
+                text_ids.append(_text_id(src, old.sha256))
+        for s in self._batched(len(chunk_ids)):
+            self.chunks.delete(ids=chunk_ids[s])
+        if text_ids:
+            self.docs.delete(ids=text_ids)
+        self.docs.delete(ids=[_pending_id(d.record.source) for d in docs])
 
     @_guard("deleting a document")
     def delete_document(self, source: str) -> bool:
         """Pointer first (readers stop using it at once), then chunks and texts; False when not indexed."""
         with self.commit():
-            if not self.docs.get(ids=[_doc_id(source)], include=[])["ids"]:
+            had_pending, previous = self._write_state([source])
+            rec = previous.get(source)
+            if rec is None:
                 return False
             self.docs.upsert(ids=[_pending_id(source)], embeddings=[_REGISTRY_VEC], documents=[""],
                              metadatas=[{"kind": "pending", "source": source}])
             self.docs.delete(ids=[_doc_id(source)])
-            self._drop_other_versions(source, None)
+            if source in had_pending or not rec.chunks:
+                self._drop_other_versions(source, None)
+                return True
+            for s in self._batched(rec.chunks):  # the only version stored (see `_drop_previous`): by id
+                self.chunks.delete(ids=[chunk_id(source, rec.sha256, i) for i in range(rec.chunks)[s]])
+            self.docs.delete(ids=[_text_id(source, rec.sha256)])
+            self.docs.delete(ids=[_pending_id(source)])
             return True
 
-    def _drop_other_versions(self, source: str, keep: str | None) -> None:
-        """Delete the source's chunks and texts of every version but `keep`, then its pending marker."""
+    def _drop_other_versions(self, source: str, keep: str | None, marker: bool = True) -> None:
+        """Delete the source's chunks and texts of every version but `keep`, then (`marker`) its pending marker."""
         where: dict = {"source": source} if keep is None else {"$and": [{"source": source}, {"doc_sha": {"$ne": keep}}]}
         self.chunks.delete(where=where)
         texts = self.docs.get(where={"$and": [{"kind": "text"}, {"source": source}]}, include=["metadatas"])
         stale = [i for i, m in zip(texts["ids"], texts["metadatas"]) if keep is None or (m or {}).get("sha256") != keep]
         if stale:
             self.docs.delete(ids=stale)
-        self.docs.delete(ids=[_pending_id(source)])
+        if marker:
+            self.docs.delete(ids=[_pending_id(source)])
 
     @_guard("cleaning up after an interrupted write")
     def repair(self) -> list[str]:
