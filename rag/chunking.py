@@ -28,13 +28,15 @@ from pathlib import Path
 from rag.loaders.structure import heading_path_at
 from rag.types import Chunk, Section
 
-CHUNKER_VERSION = "sent-v2"  # the sentence splitter and packing (pinned by tests/test_chunking.py)
+CHUNKER_VERSION = "sent-v3"  # the sentence splitter and packing (pinned by tests/test_chunking.py); v3: wrapped lines
 STRUCTURE_VERSION = "sections-v2"  # chunks start at section starts, carry heading paths, embed them (see ingest)
 
 # llama-index-core's bundled NLTK and tiktoken data, found without importing it (that import costs ~0.9 s)
 _STATIC = Path(importlib.util.find_spec("llama_index.core").origin).parent / "_static"
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s")
 _ENDS_SENTENCE = re.compile(r"[.!?:;)\"'”’]\s*$")
+_PROSE_END = re.compile(r"[^\W\d_],?\s*$")  # a wrapped prose line ends in a word (or a comma)
+_CODEISH = re.compile(r"[=<>{}\[\]$|\\]|://|\s-{1,2}\w|^\s*(?:>>>|\$|#)")  # commands, URLs, options, prompts
 # Longest text handed to Punkt at once. The longest segment in seeds/ and eval/corpora/pydocs is 889
 # characters; Punkt takes ~30 ms per 20,000 (2 cores), far under NLTK's 5 s cap.
 MAX_SEGMENT = 20_000
@@ -96,7 +98,12 @@ def _segments(text: str) -> list[tuple[int, int]]:
             start = line_start
         prev_end = line_end
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        hard_break = (_LIST_ITEM.match(line) or _LIST_ITEM.match(nxt) or len(line.strip()) < 60 and not _ENDS_SENTENCE.search(line)
+        # a short line without a sentence end is a heading, unless the next line goes on in lower case: then it
+        # is prose hard-wrapped at under 60 columns ("… of 14 glaciers" / "in the Ötztal Alps …")
+        wrapped = (nxt.lstrip()[:1].islower() and len(line.split()) >= 5 and bool(_PROSE_END.search(line))
+                   and not _CODEISH.search(line))
+        hard_break = (_LIST_ITEM.match(line) or _LIST_ITEM.match(nxt)
+                      or len(line.strip()) < 60 and not _ENDS_SENTENCE.search(line) and not wrapped
                       or _ENDS_SENTENCE.search(line) and nxt[:1].isupper() and len(line) < 60)
         if hard_break:
             spans.append((start, line_end))
