@@ -22,8 +22,10 @@ while who whom why will with would you your yours yourself yourselves also does 
 re ve m o y according said say says tell told give gave given us get got one ones whose what's who's there's
 """.split())
 
-# question words that say what kind of answer is wanted; they are not content terms
-QUESTION_WORDS = frozenset("what which who whom whose when where why how much many".split())
+# question words that say what kind of answer is wanted; they are not content terms. Compared with `terms()`
+# output, so stems: "many" → "mani", "why" → "whi" (v0.1 listed the words, and "how many" counted "mani" as a
+# rare content term that no sentence holds)
+QUESTION_WORDS = frozenset("what which who whom whose when where whi how much mani".split())
 
 
 @functools.lru_cache(maxsize=1)

@@ -37,6 +37,7 @@ from rag.types import ChunkMeta, RetrievedChunk
 REBUILD_FRACTION = 0.5  # more changed chunks than this share of the corpus: build a fresh index instead of updating
 #                         in place (which would leave most rows dead, to be compacted anyway)
 HIT_CACHE_DOCS = 256  # document versions whose chunks are kept for BM25-only hits (~50 chunks each: a few MB)
+BM25_TEXT = "title+headings+text"  # what each chunk's BM25 entry holds (part of the snapshot key)
 log = logging.getLogger("rag")
 
 
@@ -106,7 +107,8 @@ class HybridRetriever:
     @property
     def snapshot_path(self) -> Path:
         """Where this index is saved: one file per Chroma location, collection and index fingerprint."""
-        key = json.dumps([self.store.location, self.settings.collection, self.store.fingerprint], sort_keys=True)
+        key = json.dumps([self.store.location, self.settings.collection, self.store.fingerprint, BM25_TEXT],
+                         sort_keys=True)
         return Path(self.settings.data_dir) / "bm25" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
     def _sync(self, generation: str) -> None:
@@ -135,10 +137,11 @@ class HybridRetriever:
         log.debug("bm25 sync: %s", self.last_sync)
 
     def _read(self, rec: DocRecord) -> NewDoc:
-        """One document version's chunks, tokenised: its title with each chunk's text (so "lzma" finds the lzma
-        page's chunks, not bz2's)."""
+        """One document version's chunks, tokenised: its title and heading path with each chunk's text (so "lzma"
+        finds the lzma page's chunks, not bz2's, and a section's later chunks are found by its heading)."""
         ids, texts, metas = self.store.chunks_of(rec.source, rec.sha256)
-        return NewDoc(rec.source, rec.sha256, _stamp(rec), ids, [terms(f"{m.title} {t}") for t, m in zip(texts, metas)])
+        return NewDoc(rec.source, rec.sha256, _stamp(rec), ids,
+                      [terms(f"{m.title} {' '.join(m.heading_path)} {t}") for t, m in zip(texts, metas)])
 
     # -- the snapshot on disk --------------------------------------------------------------------
     def _save_soon(self) -> None:
