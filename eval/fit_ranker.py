@@ -85,12 +85,12 @@ def collect(name: str, settings: Settings) -> Corpus:
     return corpus
 
 
-def _logistic(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Logistic:
+def _logistic(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0) -> Logistic:
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(0), x.std(0)
     scale[scale < 1e-9] = 1.0
-    model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=2000).fit((x - mean) / scale, y)
+    model = LogisticRegression(class_weight="balanced", C=c, max_iter=2000).fit((x - mean) / scale, y)
     return Logistic(names, mean, scale, model.coef_[0], float(model.intercept_[0]))
 
 
@@ -100,10 +100,10 @@ def _question_matrix(questions: list[QuestionRows], sentence: Logistic) -> tuple
     return qx, np.array([float(q.answerable) for q in questions])
 
 
-def _threshold(p: np.ndarray, answerable: np.ndarray) -> float:
-    """The highest threshold whose false-abstain rate on these questions stays within MAX_FALSE_ABSTAIN."""
+def _threshold(p: np.ndarray, answerable: np.ndarray, max_false_abstain: float = MAX_FALSE_ABSTAIN) -> float:
+    """The highest threshold whose false-abstain rate on these questions stays within `max_false_abstain`."""
     pos = np.sort(p[answerable == 1])
-    k = int(np.floor(MAX_FALSE_ABSTAIN * len(pos)))
+    k = int(np.floor(max_false_abstain * len(pos)))
     return float(pos[k]) if len(pos) else 0.5
 
 

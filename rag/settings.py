@@ -48,9 +48,12 @@ class Settings(BaseSettings):
     answer_mode: Literal["auto", "extractive", "llm"] = Field(
         "auto", description="auto = llm when llm_base_url is set, else extractive.")
     max_sentences: int = Field(3, ge=1, le=10, description="Most answer sentences the extractive answerer keeps.")
-    abstain_threshold: float = Field(0.35, ge=0.0, le=1.0,
-                                     description="Below this answerability score (0-1) the answer abstains (see README: Abstention).")
+    abstain_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="Below this answerability score (0-1) the extractive answer abstains; "
+        "default: the answerability model's fitted operating point (see README: Abstention).")
 
+    answerability: Path | None = Field(None, description="Weights of the extractive answerability model (default: the "
+                                                         "bundled rag/answering/answerability.json).")
     ranker: Path | None = Field(None, description="Weights of the learned extractive ranker (default: the bundled "
                                                    "rag/answering/ranker.json; without one, v0.1's hand-tuned scorer).")
 

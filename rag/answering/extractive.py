@@ -1,15 +1,19 @@
 """The extractive answerer: pick the few retrieved sentences that answer, cite each with its exact span.
 
-Each candidate sentence (from the retrieved chunks' sentence spans, de-duplicated across overlapping
-chunks) is scored on three signals: embedding similarity to the question, IDF-weighted coverage of
-the question's content terms, and the retrieval rank of its chunk; a small bonus goes to sentences
-holding the kind of thing asked for (a date for "when", a number for "how many"), and code lines and
-fragments rank lower. The best sentence and the close runners-up (at most `max_sentences`) are kept in
-document order. A kept sentence that leans on the one before it ("These attacks …") brings that
-sentence along, so claims keep their attribution ("According to Baku, …"); a dangling continuation
-right after a kept sentence ("However, this attack was repelled.") comes along too. When the
-answerability score (`support`) is below `abstain_threshold` it abstains and offers the closest
-passages. `ExtractiveAnswerer` wires these steps and caches sentence vectors across questions.
+Candidates are the retrieved chunks' sentences (de-duplicated across overlapping chunks) that may answer:
+never non-prose (separators, lone headings, TOC and navigation lines) or a heading line, code only for a
+question about code or usage (features.may_answer). Each is scored by hand-tuned weights (W_* below):
+embedding similarity to the question, IDF-weighted coverage of the question's content terms, the
+retrieval rank of its chunk, the question's terms in its nearest heading and its document's title, a
+bonus for holding the kind of thing asked for (a date for "when", "X means …" for "what is X"), and
+penalties for code, fragments and sentences that are themselves questions. The best sentence and the
+close runners-up (at most `max_sentences`) are kept in document order. A kept sentence that leans on
+the one before it ("These attacks …") brings that sentence along, so claims keep their attribution
+("According to Baku, …"); a dangling continuation right after a kept sentence comes along too.
+Whether to answer at all is a model of its own: answerability.json (fitted by eval/fit_answerability.py,
+leave-one-corpus-out scores in eval/LOCO.md) over `features.question_signals`; below its threshold the
+answer abstains and offers the closest passages. An optional learned sentence ranker (`ranker` setting)
+replaces the hand-tuned scorer. `ExtractiveAnswerer` wires these steps and caches sentence vectors.
 Left out: generating new wording (that is the LLM answerer's job).
 """
 
@@ -29,14 +33,16 @@ from rag.answering.features import (
     FEATURES,
     Question,
     analyse,
-    is_code,
-    is_nonprose,
+    coverage,
+    definition_match,
+    may_answer,
+    question_signals,
     sentence_features,
     term_weights,
 )
 from rag.answering.ranker import DEFAULT_PATH as DEFAULT_RANKER
-from rag.answering.ranker import Ranker, question_features
-from rag.lexical import QUESTION_WORDS, terms, words
+from rag.answering.ranker import Answerability, Ranker, question_features
+from rag.lexical import terms, words
 from rag.types import Citation, TextDelta
 
 if TYPE_CHECKING:
@@ -46,13 +52,19 @@ if TYPE_CHECKING:
 
 VEC_CACHE_SIZE = 50_000  # sentence vectors kept across questions (~75 MB at 384 dims)
 
-W_EMBED, W_LEXICAL, W_RANK, W_TYPE = 0.50, 0.40, 0.10, 0.06
+W_EMBED, W_LEXICAL, W_RANK, W_TYPE = 0.50, 0.40, 0.10, 0.06  # v0.1, hand-tuned on the seed suite
 W_FRAGMENT = 0.06  # headings and other lines that are not sentences rank a little lower
 W_CODE = 0.15  # code: signatures, prompts, fences; they share the question's words without answering it
-# Answerability: logistic model over (best sentence cosine, best term coverage, top chunk cosine), fitted on the
-# answerable vs unanswerable cases of both eval suites (eval/questions.yaml, eval/questions_pydocs.yaml, 146 cases,
-# class-balanced); see README "Abstention". `abstain_threshold` applies to its output, a probability.
+# Added for issue 10, each chosen by hand on the tuning corpora (seed, pydocs, licences, htmldocs, mdnotes;
+# pdfmanuals, docxnotes and news were held out; see eval/LOCO.md): values tried 0, 0.05, 0.1, 0.2, 0.3.
+W_DEFINITION = 0.10  # "X means …", "“X” is …" for a definition question (features.definition_match)
+W_HEADING = 0.10  # question weight in the nearest heading: the glossary entry "slug" holds the answer about slugs
+W_TITLE = 0.10  # question weight in the document title: which of several look-alike licences
+W_ASKS = 0.10  # a sentence that is itself a question (an FAQ heading echoed) answers nothing
+# v0.1's answerability, used only without answerability.json: logistic over (best sentence cosine, best term
+# coverage, top chunk cosine), fitted on eval/questions.yaml + questions_pydocs.yaml (146 cases, class-balanced).
 SUPPORT_W, SUPPORT_B = (1.402, 2.214, 1.434), -2.506
+V01_THRESHOLD = 0.35
 
 _DANGLING = re.compile(
     r"^(?:these|this|that|those|they|them|their|it|its|he|she|his|her|such|however|but|yet|also|moreover|"
@@ -147,25 +159,23 @@ def candidates(hits: list[Hit], document_text: Callable[[str], str | None]) -> l
     return list(seen.values())
 
 
-def score(question: str, query: str, sents: list[Sentence], qvec: np.ndarray, svecs: np.ndarray,
-          idf: Callable[[str], float]) -> None:
-    """Fill each sentence's score in place."""
-    q_terms = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_WORDS]
-    extra = [t for t in dict.fromkeys(terms(query)) if t not in q_terms and t not in QUESTION_WORDS]
-    weights = {t: idf(t) for t in q_terms}
-    weights.update({t: 0.5 * idf(t) for t in extra})  # terms carried over from the previous turn count half
-    total = sum(weights.values()) or 1.0
-    about_doc = bool(_ABOUT_DOC.search(question))
+def score(question: Question, weights: dict[str, float], sents: list[Sentence], qvec: np.ndarray,
+          svecs: np.ndarray) -> None:
+    """Fill each sentence's score (and its `embed` and `lexical` parts) in place: the hand-tuned W_* above."""
+    about_doc = bool(_ABOUT_DOC.search(question.text))
     for s, v in zip(sents, svecs):
-        s_terms = set(terms(s.text))
         s.embed = float(v @ qvec)
-        s.lexical = sum(w for t, w in weights.items() if t in s_terms) / total
-        rank_prior = 1.0 / s.chunk_rank
-        s.score = W_EMBED * s.embed + W_LEXICAL * s.lexical + W_RANK * rank_prior + answer_type_bonus(question, s.text)
+        s.lexical = coverage(weights, s.text)
+        s.score = (W_EMBED * s.embed + W_LEXICAL * s.lexical + W_RANK / s.chunk_rank
+                   + answer_type_bonus(question.text, s.text) + W_DEFINITION * definition_match(question, s.text)
+                   + W_HEADING * (coverage(weights, s.heading_path[-1]) if s.heading_path else 0.0)
+                   + W_TITLE * coverage(weights, s.title))
         if _looks_like_code(s.text):
             s.score -= W_CODE
         elif not _SENTENCE_END.search(s.text) or len(s.text.split()) < 4:
             s.score -= W_FRAGMENT
+        if s.text.rstrip().endswith("?"):
+            s.score -= W_ASKS
         if s.is_title:
             s.score = s.score + 0.25 if about_doc else s.score - 0.15
 
@@ -177,8 +187,8 @@ def _looks_like_code(text: str) -> bool:
     return symbols > 0.12 * max(1, len(text))
 
 
-def support(sents: list[Sentence], top_chunk_similarity: float) -> float:
-    """Probability-like answerability score in [0, 1] (see SUPPORT_W)."""
+def support_v01(sents: list[Sentence], top_chunk_similarity: float) -> float:
+    """v0.1's answerability score in [0, 1] (see SUPPORT_W), used only without answerability.json."""
     if not sents:
         return 0.0
     x = (max(s.embed for s in sents), max(s.lexical for s in sents), top_chunk_similarity)
@@ -328,8 +338,7 @@ class ExtractiveAnswerer:
         question-level context for the answerability model."""
         q = analyse(question)
         about_doc = bool(_ABOUT_DOC.search(question))
-        sents = [s for s in evidence.sentences if (s.is_title and about_doc) or not (
-            is_nonprose(s.text) or (not q.wants_code and is_code(s.text)))]
+        sents = [s for s in evidence.sentences if may_answer(s, q, about_doc)]
         weights = term_weights(question, query, evidence.idf)
         context = _context(weights, evidence)
         if not sents:
@@ -346,17 +355,46 @@ class ExtractiveAnswerer:
         return qvec
 
     def _hand_tuned(self, question: str, query: str, evidence: Evidence) -> Draft:
-        """v0.1's scorer (W_* and SUPPORT_W above): used when no learned ranker is installed."""
-        sents = list(evidence.sentences)
-        qvec = self._query_vector(question, query, evidence)
-        score(question, query, sents, qvec, self._vectors([s.text for s in sents]), evidence.idf)
-        sup = support(sents, max((h.vector_score or 0.0) for h in evidence.hits))
+        """The default: the hand-tuned scorer (W_* above) ranks the candidates that may answer; the answerability
+        model (answerability.json, fitted by eval/fit_answerability.py) decides whether to answer at all."""
+        sents, weights = self.ranked(question, query, evidence)
+        if not sents:
+            text, cites = abstain(sorted(evidence.sentences, key=lambda s: s.chunk_rank)[:2])
+            return Draft(text, cites, True, support=0.0)
+        sup, threshold = self._answerability(weights, sents, evidence)
         chosen = select(sents, self.settings.max_sentences)
-        if sup < self.settings.abstain_threshold:
+        if sup < threshold:
             text, cites = abstain(chosen[:2])
             return Draft(text, cites, True, support=round(sup, 4))
         text, cites = compose(question, with_context(chosen, sents))
         return Draft(text, cites, False, support=round(sup, 4))
+
+    def ranked(self, question: str, query: str, evidence: Evidence) -> tuple[list[Sentence], dict[str, float]]:
+        """The candidates that may answer, scored by the hand-tuned weights, and the question's term weights."""
+        q = analyse(question)
+        about_doc = bool(_ABOUT_DOC.search(question))
+        sents = [s for s in evidence.sentences if may_answer(s, q, about_doc)]
+        weights = term_weights(question, query, evidence.idf)
+        if sents:
+            score(q, weights, sents, self._query_vector(question, query, evidence),
+                  self._vectors([s.text for s in sents]))
+        return sents, weights
+
+    def signals(self, question: str, query: str, evidence: Evidence) -> dict[str, float]:
+        """What the answerability model sees (for fitting it: eval/fit_answerability.py)."""
+        sents, weights = self.ranked(question, query, evidence)
+        return question_signals(weights, sents, evidence.hits, evidence.idf(_UNSEEN))
+
+    def _answerability(self, weights: dict[str, float], sents: list[Sentence], evidence: Evidence) -> tuple[float, float]:
+        """(support, threshold): the fitted model and its operating point, or v0.1's; `abstain_threshold` overrides."""
+        model = Answerability.load(self.settings.answerability)
+        if model is None:
+            sup = support_v01(sents, max((h.vector_score or 0.0) for h in evidence.hits))
+            threshold = V01_THRESHOLD
+        else:
+            sup = model.prob(question_signals(weights, sents, evidence.hits, evidence.idf(_UNSEEN)))
+            threshold = model.threshold
+        return sup, threshold if self.settings.abstain_threshold is None else self.settings.abstain_threshold
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         """Sentence vectors, cached across questions (the same chunks come back often)."""

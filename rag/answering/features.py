@@ -107,8 +107,11 @@ def definition_match(question: Question, sentence: str) -> float:
 
 
 def is_nonprose(text: str) -> bool:
-    """Separator, table-of-contents or navigation line, a bare number, or a lone heading: never an answer."""
+    """Separator, table-of-contents or navigation line, a bare number, or a lone heading: never an answer.
+    A table row ("4.10 | Warty Warthog | 2004-10-20") is data, not non-prose."""
     t = text.strip()
+    if t.count(" | ") >= 2:
+        return False
     if not t or _SEPARATOR.match(t) or _TOC.search(t) or _NAV.match(t) or re.fullmatch(r"[\d\s.,:;()-]+", t):
         return True
     if re.match(r"^#{1,6}\s", t):  # a markdown heading
@@ -118,6 +121,23 @@ def is_nonprose(text: str) -> bool:
         capitalised = sum(1 for w in words if w[:1].isupper() or not w[:1].isalpha())
         return capitalised == len(words) or bool(re.match(r"^\s*(?:\d+(?:\.\d+)*\.?|[A-Z]\.|[IVX]+\.)\s", t))
     return False
+
+
+def is_heading_line(sentence) -> bool:
+    """The sentence is one of the headings above it (the loaders keep heading lines in the text)."""
+    t = " ".join(sentence.text.split()).lower()
+    return any(t == " ".join(h.split()).lower() for h in sentence.heading_path)
+
+
+def may_answer(sentence, question: Question, about_doc: bool) -> bool:
+    """Whether a candidate may be an answer sentence: never non-prose or a heading line; code only when the
+    question asks about code or usage; the document's title line when the question asks about it, or when the
+    title is itself a sentence (a text file's first line often is)."""
+    if sentence.is_title:
+        return about_doc or bool(_ENDS.search(sentence.text)) and len(sentence.text.split()) >= 4
+    if is_heading_line(sentence) or is_nonprose(sentence.text):
+        return False
+    return question.wants_code or not is_code(sentence.text)
 
 
 def is_code(text: str) -> bool:
@@ -163,3 +183,38 @@ def sentence_features(question: Question, weights: dict[str, float], sents, svec
                      float(n_words < 4), float(is_code(s.text)), float(not _ENDS.search(s.text)), neighbour,
                      float(s.is_title), float(bool(_QUOTES.search(s.text)))])
     return np.asarray(rows, dtype=np.float64).reshape(len(sents), len(FEATURES))
+
+
+def question_signals(weights: dict[str, float], sents, hits, unseen_idf: float) -> dict[str, float]:
+    """Question-level signals for the answerability model, from the scored candidates (`score`, `embed`,
+    `lexical` filled) and the retrieved chunks:
+
+    - best_score, best_embed, best_lexical: the best candidate's score and its two main parts;
+    - top_cos: the best chunk's cosine; missing_mass: question weight no retrieved chunk mentions;
+    - miss_best / miss_chunk: question weight missing around the best sentence (with its neighbours, headings and
+      title) / in its whole chunk; max_miss_idf: the rarest question term its chunk lacks, over the corpus maximum
+      (near-miss questions hinge on one such term);
+    - gap, z: how far the best candidate stands out of the others (scale-free, so they carry across corpora);
+    - agree: the same chunk tops both the vector and the BM25 ranking; vgap: top chunk cosine over the mean.
+    """
+    total = sum(weights.values()) or 1.0
+    retrieved = set(terms(" ".join(f"{h.meta.title} {h.text}" for h in hits)))
+    vs = np.array([h.vector_score or 0.0 for h in hits]) if hits else np.zeros(1)
+    out = {"top_cos": float(vs.max()), "missing_mass": sum(w for t, w in weights.items() if t not in retrieved) / total,
+           "agree": float(any(h.vector_rank == 1 and h.bm25_rank == 1 for h in hits)),
+           "vgap": float(vs.max() - vs.mean())}
+    if not sents:
+        return out | {"best_score": 0.0, "best_embed": 0.0, "best_lexical": 0.0, "miss_best": 1.0, "miss_chunk": 1.0,
+                      "max_miss_idf": 1.0, "gap": 0.0, "z": 0.0}
+    best = max(sents, key=lambda s: s.score)
+    chunk = next((h.text for h in hits if h.id == best.chunk_id), best.text)
+    frame = f"{best.title} {' '.join(best.heading_path)}"
+    around = set(terms(" ".join([frame, best.text, *(n[2] for n in (best.prev, best.next) if n)])))
+    in_chunk = set(terms(f"{frame} {chunk}"))
+    scores = np.sort(np.array([s.score for s in sents]))[::-1]
+    return out | {"best_score": float(scores[0]), "best_embed": best.embed, "best_lexical": best.lexical,
+                  "miss_best": sum(w for t, w in weights.items() if t not in around) / total,
+                  "miss_chunk": sum(w for t, w in weights.items() if t not in in_chunk) / total,
+                  "max_miss_idf": max((w for t, w in weights.items() if t not in in_chunk), default=0.0) / max(unseen_idf, 1e-9),
+                  "gap": float(scores[0] - (scores[1:6].mean() if len(scores) > 1 else 0.0)),
+                  "z": float((scores[0] - scores.mean()) / (scores.std() + 1e-6))}

@@ -1,9 +1,12 @@
-"""The learned parts of the extractive answerer: a sentence ranker and an answerability model.
+"""The learned parts of the extractive answerer: the answerability model and an optional sentence ranker.
 
-Both are logistic regressions over standardised features (rag/answering/features.py), fitted by
-eval/fit_ranker.py on the eval corpora and committed as JSON (rag/answering/ranker.json) together
-with what they were fitted on. At run time they are a dot product: no learning library is loaded.
-Left out: non-linear models (the data is a few thousand sentences; see the fit script's notes).
+All are logistic regressions over standardised features (rag/answering/features.py), fitted by
+eval/fit_ranker.py on the eval corpora and committed as JSON together with what they were fitted on:
+`answerability.json` (used by default: P(the documents answer the question) from `question_signals`,
+and the operating threshold fitted with it) and, optionally, `ranker.json` (a learned sentence ranker;
+not shipped, because leave-one-corpus-out it ranked worse than the hand-tuned scorer). At run time they
+are a dot product: no learning library is loaded.
+Left out: non-linear models (the data is a few hundred questions; see the fit script's notes).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_PATH = Path(__file__).with_name("ranker.json")
+ANSWERABILITY_PATH = Path(__file__).with_name("answerability.json")
 
 
 @dataclass(frozen=True)
@@ -95,3 +99,34 @@ def question_features(probs: np.ndarray, x: np.ndarray, names: tuple[str, ...], 
     return np.array([probs[order[0]], probs[order[1]] if len(order) > 1 else 0.0, x[:, col["embed"]].max(),
                      x[:, col["lexical"]].max(), *tail, best[col["type_match"]], best[col["definition"]], *misses,
                      *kinds])
+
+
+@dataclass(frozen=True)
+class Answerability:
+    """P(answerable | `question_signals`), and the threshold below which the answerer abstains."""
+
+    model: Logistic
+    threshold: float
+    meta: dict
+
+    def prob(self, signals: dict[str, float]) -> float:
+        return float(self.model.prob(np.array([signals[f] for f in self.model.features]))[0])
+
+    def to_json(self) -> str:
+        return json.dumps({"model": self.model.to_dict(), "threshold": round(self.threshold, 4), "meta": self.meta},
+                          indent=1)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Answerability | None:
+        p = Path(path) if path else ANSWERABILITY_PATH
+        if path and not p.is_file():
+            from rag.errors import ConfigError
+
+            raise ConfigError(f"answerability weights {p} not found (setting answerability / RAG_ANSWERABILITY)")
+        return _load_answerability(str(p.resolve())) if p.is_file() else None
+
+
+@functools.lru_cache(maxsize=8)
+def _load_answerability(path: str) -> Answerability:
+    d = json.loads(Path(path).read_text(encoding="utf-8"))
+    return Answerability(Logistic.from_dict(d["model"]), float(d["threshold"]), d.get("meta", {}))

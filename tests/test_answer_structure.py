@@ -1,0 +1,143 @@
+"""What may be an answer sentence, question types, answerability signals: the extractive answerer's reading.
+
+Unit checks on rag.answering.features, then a real Assistant on a small corpus full of non-prose (separators,
+headings, a table of contents, navigation, a code block) asked through the whole engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from rag import Assistant
+from rag.answering.features import analyse, definition_match, is_nonprose, may_answer, question_signals
+from rag.answering.ranker import Answerability
+from rag.lexical import QUESTION_WORDS, terms
+
+from .conftest import assert_exact
+
+
+@pytest.mark.parametrize("line", ["-----------", "=== ===", "# Glacier survey", "1.2 Installation ........ 14",
+                                  "Contents", "Next »", "42", "GLACIER SURVEY RESULTS", "4. Redistribution"])
+def test_non_prose_lines_are_recognised(line):
+    assert is_nonprose(line)
+
+
+@pytest.mark.parametrize("line", ["The survey measured 14 glaciers in 2021.", "4.10 | Warty Warthog | 2004-10-20",
+                                  "It is never cited twice."])
+def test_prose_and_table_rows_are_not_non_prose(line):
+    assert not is_nonprose(line)
+
+
+@pytest.mark.parametrize("question,kind,subject", [
+    ("What does force majeure mean?", "definition", "force majeure"),
+    ("What counts as a User Product?", "definition", "user product"),
+    ("What is a slug?", "definition", "slug"),
+    ("How many glaciers were measured?", "number", None),
+    ("When was the survey published?", "date", None),
+    ("Who led the survey?", "person", None),
+    ("Where is the station?", "place", None),
+    ("Is the data public?", "yesno", None),
+    ("Which licence allows relicensing?", "which_doc", None),
+    ("What is the difference between GPL and LGPL?", "comparison", None),
+])
+def test_question_types(question, kind, subject):
+    q = analyse(question)
+    assert (q.kind, q.subject) == (kind, subject)
+
+
+def test_definition_patterns():
+    q = analyse("What does conveying mean?")
+    assert definition_match(q, '"Conveying" means any kind of propagation.') == 1.0
+    q = analyse("What is a slug?")
+    assert definition_match(q, "A slug is a short label for something.") == 1.0
+    assert definition_match(q, "Slugs are used in URLs.") == 0.0
+
+
+def test_question_words_are_not_content_terms():
+    assert [t for t in terms("How many and why?") if t not in QUESTION_WORDS] == []
+
+
+@dataclass
+class _S:  # the fields may_answer reads, as the engine's Sentence has them
+    text: str
+    heading_path: tuple[str, ...] = ()
+    is_title: bool = False
+
+
+def test_heading_lines_code_and_titles_are_not_answers():
+    plain, code = analyse("What does the survey measure?"), analyse("How do I call measure() in code?")
+    assert not may_answer(_S("Glacier mass balance", ("Survey", "Glacier mass balance")), plain, False)
+    assert may_answer(_S("It measures the mass balance of glaciers.", ("Survey",)), plain, False)
+    assert not may_answer(_S(">>> measure(glacier)"), plain, False)
+    assert may_answer(_S(">>> measure(glacier)"), code, False)
+    assert not may_answer(_S("Glacier Survey", is_title=True), plain, False)
+    assert may_answer(_S("Glacier Survey", is_title=True), plain, True)
+    assert may_answer(_S("Logbook 17: the codeword of station 17 is zephyr.", is_title=True), plain, False)
+
+
+def test_bundled_answerability_model_reads_only_signals_the_engine_computes():
+    model = Answerability.load()
+    assert model is not None, "rag/answering/answerability.json is missing: run eval/fit_answerability.py --write"
+    empty = question_signals({"glacier": 2.0}, [], [], 5.0)
+    assert set(model.model.features) <= set(empty)
+    assert 0.0 < model.threshold < 1.0 and 0.0 <= model.prob(empty) <= 1.0
+    assert model.meta["fitted_on"] and model.meta["script"] == "eval/fit_answerability.py"
+
+
+NOTES = """GLACIER SURVEY 2021
+===================
+
+Contents
+1. Method ........ 2
+2. Results ........ 3
+
+1. Method
+---------
+
+The survey team measured the mass balance of 14 glaciers
+in the Ötztal Alps between June and September 2021, using
+stakes drilled into the ice and a snow-density pit at each site.
+
+    >>> balance = measure(glacier, stakes=12)
+    >>> balance.total()
+
+2. Results
+----------
+
+The mass balance was negative on every glacier. The Hintereisferner lost
+the most ice, about 1.9 metres water equivalent over the season.
+
+Next »
+"""
+
+
+@pytest.fixture(scope="module")
+def notes(tmp_path_factory, embedder) -> Assistant:
+    folder = tmp_path_factory.mktemp("notes")
+    (folder / "glaciers.txt").write_text(NOTES, encoding="utf-8")
+    a = Assistant(data_dir=tmp_path_factory.mktemp("notes-data"), embed_model=embedder)
+    a.ingest([folder])
+    return a
+
+
+@pytest.mark.parametrize("question,fact", [
+    ("How many glaciers did the survey measure?", "14 glaciers"),
+    ("Which glacier lost the most ice?", "Hintereisferner"),
+    ("What was the survey's method?", "stakes drilled"),
+    ("What are the results of the glacier survey?", "negative on every glacier"),
+])
+def test_answers_cite_prose_only_with_one_line_sentences(notes, question, fact):
+    ans = notes.ask(question)
+    assert not ans.abstained and fact in ans.text
+    assert_exact(notes, ans)
+    assert not any(is_nonprose(c.quote) or ">>>" in c.quote for c in ans.citations), ans.citations
+    assert "\n" not in ans.text.replace("\n\n", " ")  # hard-wrapped lines are shown joined
+    assert any("\n" in c.quote for c in ans.citations) or fact != "14 glaciers"  # ... while quotes stay exact
+
+
+def test_code_is_cited_only_for_a_code_question(notes):
+    ans = notes.ask("Show me the code example that calls measure()")
+    assert any(">>>" in c.quote for c in ans.citations)
+    assert_exact(notes, ans)
