@@ -16,7 +16,6 @@ sentence scorer's hand-tuned weights (see rag/answering/extractive.py for how th
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import numpy as np
 from rag import Settings
 from rag.answering.ranker import ANSWERABILITY_PATH, Answerability
 from rag_cited.eval.cases import load_suite
-from rag_cited.eval.fit_ranker import _logistic, _threshold, all_suites, suite_path
+from rag_cited.eval.fit_ranker import _logistic, _threshold, all_suites, loco_parser, suite_path
 from rag_cited.eval.harness import REPO_ROOT, eval_assistant
 from rag_cited.eval.harness import run as run_suite
 
@@ -87,12 +86,8 @@ def table(loco: dict[str, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m rag_cited.eval.fit_answerability", description=__doc__.split("\n")[0])
-    p.add_argument("--suites", nargs="+", default=None, help="suite names (default: all)")
-    p.add_argument("--write", action="store_true", help=f"write the model fitted on all suites to {ANSWERABILITY_PATH}")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", type=Path, default=Path("eval/out/loco_answerability.json"))
-    args = p.parse_args(argv)
+    args = loco_parser("fit_answerability", __doc__, ANSWERABILITY_PATH,
+                       "eval/out/loco_answerability.json").parse_args(argv)
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
     names = args.suites or all_suites()
     data = {}

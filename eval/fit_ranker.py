@@ -147,13 +147,18 @@ def _score(name: str, ranker_file: Path, settings: Settings) -> dict:
             "false_abstain": m.get("false_abstain_rate"), "hit@5": m.get("hit@5"), "cases": len(result.cases)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m rag_cited.eval.fit_ranker", description=__doc__.split("\n")[0])
+def loco_parser(module: str, doc: str, target: Path, out: str) -> argparse.ArgumentParser:
+    """The command line shared by the fit scripts: which suites, where the data and the report go, --write."""
+    p = argparse.ArgumentParser(prog=f"python -m rag_cited.eval.{module}", description=doc.split("\n")[0])
     p.add_argument("--suites", nargs="+", default=None, help="suite names (default: all)")
-    p.add_argument("--write", action="store_true", help=f"write the model fitted on all suites to {DEFAULT_PATH}")
+    p.add_argument("--write", action="store_true", help=f"write the model fitted on all suites to {target}")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", type=Path, default=Path("eval/out/loco.json"))
-    args = p.parse_args(argv)
+    p.add_argument("--out", type=Path, default=Path(out))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = loco_parser("fit_ranker", __doc__, DEFAULT_PATH, "eval/out/loco.json").parse_args(argv)
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
     names = args.suites or all_suites()
     corpora = []
