@@ -28,13 +28,17 @@ from pathlib import Path
 from rag.loaders.structure import heading_path_at
 from rag.types import Chunk, Section
 
-CHUNKER_VERSION = "sent-v3"  # the sentence splitter and packing (pinned by tests/test_chunking.py); v3: wrapped lines
+CHUNKER_VERSION = "sent-v4"  # the sentence splitter and packing (pinned by tests/test_chunking.py)
+# v3: prose hard-wrapped under 60 columns is joined; v4: a fenced block or a >>> session is one unit
 STRUCTURE_VERSION = "sections-v2"  # chunks start at section starts, carry heading paths, embed them (see ingest)
 
 # llama-index-core's bundled NLTK and tiktoken data, found without importing it (that import costs ~0.9 s)
 _STATIC = Path(importlib.util.find_spec("llama_index.core").origin).parent / "_static"
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s")
 _ENDS_SENTENCE = re.compile(r"[.!?:;)\"'”’]\s*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_PROMPT = re.compile(r"^\s*>>>(?: |$)")
+CODE_BLOCK_LINES = 200  # the longest code block kept whole (the eval corpora's longest: 145 lines, a JSON example)
 _PROSE_END = re.compile(r"[^\W\d_],?\s*$")  # a wrapped prose line ends in a word (or a comma)
 _CODEISH = re.compile(r"[=<>{}\[\]$|\\]|://|\s-{1,2}\w|^\s*(?:>>>|\$|#)")  # commands, URLs, options, prompts
 # Longest text handed to Punkt at once. The longest segment in seeds/ and eval/corpora/pydocs is 889
@@ -79,38 +83,68 @@ def count_tokens(text: str) -> int:
     return len(tiktoken_encoding().encode(text, disallowed_special=()))
 
 
-def _segments(text: str) -> list[tuple[int, int]]:
-    """Spans that no sentence may cross: paragraphs, and lines that are headings/list items or end a sentence."""
-    spans: list[tuple[int, int]] = []
+def _code_block_end(lines: list[str], i: int) -> int | None:
+    """The last line of the code block starting at line i, or None: a fenced block (``` or ~~~, to its closing
+    fence) or an interactive session (">>> " lines with their output, to the next blank line). A block longer
+    than CODE_BLOCK_LINES (an unclosed fence) is no block: its lines are read as text."""
+    fence = _FENCE.match(lines[i])
+    if fence:
+        for j in range(i + 1, min(len(lines), i + CODE_BLOCK_LINES)):
+            if lines[j].lstrip().startswith(fence.group(1)):
+                return j
+        return None
+    if _PROMPT.match(lines[i]):
+        j = i
+        while j + 1 < len(lines) and lines[j + 1].strip() and j - i < CODE_BLOCK_LINES:
+            j += 1
+        return j
+    return None
+
+
+def _segments(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, whole) spans no sentence may cross: paragraphs, lines that are headings/list items or end a
+    sentence, and code blocks (whole=True: one unit, not split into sentences)."""
+    spans: list[tuple[int, int, bool]] = []
     start: int | None = None
     prev_end = 0
-    pos = 0
     lines = text.split("\n")
-    for i, line in enumerate(lines):
-        line_start, line_end = pos, pos + len(line)
-        pos = line_end + 1
-        if not line.strip():
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    i = 0
+    while i < len(lines):
+        line, line_start, line_end = lines[i], starts[i], starts[i] + len(lines[i])
+        block_end = _code_block_end(lines, i) if line.strip() else None
+        if not line.strip() or block_end is not None:
             if start is not None:
-                spans.append((start, prev_end))
+                spans.append((start, prev_end, False))
                 start = None
+            if block_end is not None:
+                spans.append((line_start, starts[block_end] + len(lines[block_end]), True))
+                i = block_end
+            i += 1
             continue
         if start is None:
             start = line_start
         prev_end = line_end
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        # a short line without a sentence end is a heading, unless the next line goes on in lower case: then it
-        # is prose hard-wrapped at under 60 columns ("… of 14 glaciers" / "in the Ötztal Alps …")
-        wrapped = (nxt.lstrip()[:1].islower() and len(line.split()) >= 5 and bool(_PROSE_END.search(line))
-                   and not _CODEISH.search(line))
-        hard_break = (_LIST_ITEM.match(line) or _LIST_ITEM.match(nxt)
-                      or len(line.strip()) < 60 and not _ENDS_SENTENCE.search(line) and not wrapped
-                      or _ENDS_SENTENCE.search(line) and nxt[:1].isupper() and len(line) < 60)
-        if hard_break:
-            spans.append((start, line_end))
+        if _breaks_after(line, lines[i + 1] if i + 1 < len(lines) else ""):
+            spans.append((start, line_end, False))
             start = None
+        i += 1
     if start is not None:
-        spans.append((start, prev_end))
+        spans.append((start, prev_end, False))
     return spans
+
+
+def _breaks_after(line: str, nxt: str) -> bool:
+    """Whether no sentence goes on from `line` to the next one: list items, headings, short sentence ends."""
+    # a short line without a sentence end is a heading, unless the next line goes on in lower case: then it
+    # is prose hard-wrapped at under 60 columns ("… of 14 glaciers" / "in the Ötztal Alps …")
+    wrapped = (nxt.lstrip()[:1].islower() and len(line.split()) >= 5 and bool(_PROSE_END.search(line))
+               and not _CODEISH.search(line))
+    return bool(_LIST_ITEM.match(line) or _LIST_ITEM.match(nxt)
+                or len(line.strip()) < 60 and not _ENDS_SENTENCE.search(line) and not wrapped
+                or _ENDS_SENTENCE.search(line) and nxt[:1].isupper() and len(line) < 60)
 
 
 def _bounded(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -131,9 +165,9 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """Absolute (start, end) spans of sentences; each span is stripped of surrounding whitespace."""
     tok = _punkt()
     out: list[tuple[int, int]] = []
-    for s0, s1 in (span for segment in _segments(text) for span in _bounded(text, *segment)):
+    for s0, s1, whole in (span + (w,) for *segment, w in _segments(text) for span in _bounded(text, *segment)):
         seg = text[s0:s1]
-        for a, b in tok.span_tokenize(seg):
+        for a, b in ([(0, len(seg))] if whole else tok.span_tokenize(seg)):
             piece = seg[a:b]
             lead = len(piece) - len(piece.lstrip())
             trail = len(piece.rstrip())

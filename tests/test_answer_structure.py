@@ -141,3 +141,36 @@ def test_code_is_cited_only_for_a_code_question(notes):
     ans = notes.ask("Show me the code example that calls measure()")
     assert any(">>>" in c.quote for c in ans.citations)
     assert_exact(notes, ans)
+
+
+SESSION_NOTES = """Compressing with zlib
+
+The zlib module compresses bytes in one call. Here is a session that compresses and restores a value:
+
+>>> import zlib
+>>> packed = zlib.compress(b"glacier" * 4)
+>>> zlib.decompress(packed)[:7]
+b'glacier'
+
+The level argument trades speed for size.
+"""
+
+
+def test_a_code_session_is_one_unit_cited_whole_and_shown_fenced(tmp_path, embedder):
+    from rag_cited.ui.render import answer_markdown
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "zlib.md").write_text(SESSION_NOTES, encoding="utf-8")
+    # answer whatever the answerability model says of a one-page corpus: this test is about what gets cited
+    a = Assistant(data_dir=tmp_path / "data", embed_model=embedder, abstain_threshold=0.0)
+    a.ingest([folder])
+    ans = a.ask("Show me example code that uses zlib.compress and zlib.decompress")
+    assert_exact(a, ans)
+    session = [c for c in ans.citations if c.quote.startswith(">>> import zlib")]
+    assert session and session[0].quote.endswith("b'glacier'"), ans.citations  # the whole session, one citation
+    assert "\n```\n>>> import zlib\n" in ans.text
+    shown = answer_markdown(ans.text, 0, [c.id for c in ans.citations])
+    assert "\n>>> import zlib\n>>> packed = zlib.compress(b\"glacier\" * 4)\n" in shown  # not Markdown-escaped
+    prose = a.ask("What does the level argument trade?")
+    assert not any(">>>" in c.quote for c in prose.citations)

@@ -16,6 +16,7 @@ from rag import Answer, Citation, DocumentInfo
 
 PASSAGE_WINDOW = 300  # characters shown either side of a quote when its paragraph is longer
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+_CODE_BLOCK = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(?:.*\n)*? {0,3}\1[ \t]*$", re.M)  # as rag's answerer fences
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 _TITLE = '<h3 class="src-title-bar">Sources</h3>'
 _MD_LINE_START = re.compile(r"^(\s*)([-+>=]|\d+[.)])(?=\s)", re.M)
@@ -41,18 +42,29 @@ def md_escape(text: str) -> str:
 
 
 def answer_markdown(answer_text: str, turn: int, known: Iterable[int] = ()) -> str:
-    """The answer for the chat: text escaped, each [n] of a known citation a link to its source card.
+    """The answer for the chat: text escaped, each [n] of a known citation a link to its source card; a cited
+    code block (fenced by the answerer) stays a code block, its text shown as is.
 
     Kept as Markdown (not HTML) so the chat's copy button yields readable text: "… units. [1](#src-0-1)".
     """
     known = set(known)
     out, pos = [], 0
-    for m in _MARKER.finditer(answer_text):
-        out.append(md_escape(answer_text[pos:m.start()]))
+    for block in _CODE_BLOCK.finditer(answer_text):
+        out.append(_linked(answer_text[pos:block.start()], turn, known))
+        out.append(block.group(0))  # a fence longer than any backtick run inside: nothing in it is Markdown
+        pos = block.end()
+    out.append(_linked(answer_text[pos:], turn, known))
+    return "".join(out)
+
+
+def _linked(text: str, turn: int, known: set[int]) -> str:
+    out, pos = [], 0
+    for m in _MARKER.finditer(text):
+        out.append(md_escape(text[pos:m.start()]))
         n = int(m.group(1))
         out.append(f"[{n}](#{card_id(turn, n)})" if n in known else md_escape(m.group(0)))
         pos = m.end()
-    out.append(md_escape(answer_text[pos:]))
+    out.append(md_escape(text[pos:]))
     return "".join(out)
 
 

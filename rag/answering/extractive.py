@@ -35,6 +35,7 @@ from rag.answering.features import (
     analyse,
     coverage,
     definition_match,
+    is_code,
     may_answer,
     question_signals,
     sentence_features,
@@ -78,6 +79,7 @@ _FOLLOW_UP = re.compile(r"\b(?:he|she|it|they|them|him|his|her|hers|its|their|th
                         r"^\s*(?:and|but|also|so|what about|how about)\b", re.I)
 _CODE = re.compile(r"^\s*(?:>>>|\.\.\.|```|#|[\w.]+\(.*\)\s*(?:->.*)?(?:```)?\s*$)")
 _SENTENCE_END = re.compile(r"[.!?…\"”’)]\s*$")
+_FENCED = re.compile(r"^ {0,3}(`{3,}|~{3,}).*\n(?:.*\n)*? {0,3}\1\s*$")
 _ABOUT_DOC = re.compile(r"\b(?:title|headline|called|named)\b", re.I)
 
 
@@ -171,7 +173,7 @@ def score(question: Question, weights: dict[str, float], sents: list[Sentence], 
                    + W_HEADING * (coverage(weights, s.heading_path[-1]) if s.heading_path else 0.0)
                    + W_TITLE * coverage(weights, s.title))
         if _looks_like_code(s.text):
-            s.score -= W_CODE
+            s.score -= 0.0 if question.wants_code else W_CODE
         elif not _SENTENCE_END.search(s.text) or len(s.text.split()) < 4:
             s.score -= W_FRAGMENT
         if s.text.rstrip().endswith("?"):
@@ -249,9 +251,21 @@ def compose(question: str, picked: list[tuple[Sentence, bool]]) -> tuple[str, li
     for n, (s, _ctx) in enumerate(picked, 1):
         citations.append(s.citation(n))
         sep = "\n\n" if last_source is not None and s.source != last_source else " "
-        parts.append(("" if not parts else sep) + f"{' '.join(s.text.split())} [{n}]")  # shown with plain spaces
+        parts.append(("" if not parts else sep) + f"{shown(s.text)} [{n}]")
         last_source = s.source
     return "".join(parts), citations
+
+
+def shown(text: str) -> str:
+    """How a cited unit reads in the answer: prose on one line with plain spaces (hard wraps joined; the citation
+    keeps the exact text); a code block with its lines, fenced, so it is cited and shown whole."""
+    if "\n" not in text or not is_code(text):
+        return " ".join(text.split())
+    body = text.strip("\n")
+    if _FENCED.match(body):
+        return f"\n{body}\n"
+    fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", body)), default=0))
+    return f"\n{fence}\n{body}\n{fence}\n"
 
 
 NO_ANSWER = "The documents don't say. I found nothing that answers this; the closest passages are {refs}."
