@@ -83,16 +83,25 @@ def count_tokens(text: str) -> int:
     return len(tiktoken_encoding().encode(text, disallowed_special=()))
 
 
-def _code_block_end(lines: list[str], i: int) -> int | None:
+def _next_fences(lines: list[str]) -> dict[str, list[int]]:
+    """For each fence marker, the index of the next line at or after i that starts with it (len(lines): none).
+    One backward pass, so finding every block's closing fence stays linear however the fences are arranged."""
+    out = {m: [len(lines)] * (len(lines) + 1) for m in ("```", "~~~")}
+    for i in range(len(lines) - 1, -1, -1):
+        head = lines[i].lstrip()[:3]
+        for m, nxt in out.items():
+            nxt[i] = i if head == m else nxt[i + 1]
+    return out
+
+
+def _code_block_end(lines: list[str], i: int, fences: dict[str, list[int]]) -> int | None:
     """The last line of the code block starting at line i, or None: a fenced block (``` or ~~~, to its closing
     fence) or an interactive session (">>> " lines with their output, to the next blank line). A block longer
     than CODE_BLOCK_LINES (an unclosed fence) is no block: its lines are read as text."""
     fence = _FENCE.match(lines[i])
     if fence:
-        for j in range(i + 1, min(len(lines), i + CODE_BLOCK_LINES)):
-            if lines[j].lstrip().startswith(fence.group(1)):
-                return j
-        return None
+        j = fences[fence.group(1)][i + 1]
+        return j if j < len(lines) and j - i < CODE_BLOCK_LINES else None
     if _PROMPT.match(lines[i]):
         j = i
         while j + 1 < len(lines) and lines[j + 1].strip() and j - i < CODE_BLOCK_LINES:
@@ -111,10 +120,11 @@ def _segments(text: str) -> list[tuple[int, int, bool]]:
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
+    fences = _next_fences(lines)
     i = 0
     while i < len(lines):
         line, line_start, line_end = lines[i], starts[i], starts[i] + len(lines[i])
-        block_end = _code_block_end(lines, i) if line.strip() else None
+        block_end = _code_block_end(lines, i, fences) if line.strip() else None
         if not line.strip() or block_end is not None:
             if start is not None:
                 spans.append((start, prev_end, False))

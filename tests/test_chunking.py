@@ -222,3 +222,15 @@ def test_prose_hard_wrapped_under_60_columns_is_one_sentence_but_headings_and_co
     got = [text[a:b] for a, b in split_sentences(text)]
     assert got[0] == "The survey team measured the mass balance of 14 glaciers\nin the Ötztal Alps, using\nstakes drilled into the ice."
     assert "Results" in got and "mkdir -p /var/log/journal and then" in got
+
+
+def test_unclosed_and_interleaved_fences_stay_linear():
+    # every fence line looking ahead for its close used to be 200 lines of scanning each: quadratic-ish
+    text = ("```\n" + "x = 1\n" * 150 + "~~~\n" + "y = 2\n" * 150) * 700  # ~210k lines, no block ever closes
+    t0 = time.perf_counter()
+    spans = split_sentences(text)
+    assert time.perf_counter() - t0 < 60  # ~3 s here; a quadratic scan takes minutes
+    assert all(text[a:b].strip() == text[a:b] for a, b in spans)
+    closed = "Intro line here.\n\n```\ncode = 1\n```\n\nAfter the block.\n"
+    assert [closed[a:b] for a, b in split_sentences(closed)] == ["Intro line here.", "```\ncode = 1\n```",
+                                                                 "After the block."]
