@@ -174,3 +174,14 @@ def test_a_code_session_is_one_unit_cited_whole_and_shown_fenced(tmp_path, embed
     assert "\n>>> import zlib\n>>> packed = zlib.compress(b\"glacier\" * 4)\n" in shown  # not Markdown-escaped
     prose = a.ask("What does the level argument trade?")
     assert not any(">>>" in c.quote for c in prose.citations)
+
+
+def test_a_dangling_sentence_brings_prose_before_it_but_never_a_separator():
+    from rag.answering.extractive import Sentence, with_context
+
+    def dangling(prev_text: str) -> Sentence:
+        return Sentence("d.txt", "D", 20, 50, "These attacks killed no one.", "c1", 1, (0, 19, prev_text), score=1.0)
+
+    assert [s.text for s, _ in with_context([dangling("Baku said it struck.")])] == [
+        "Baku said it struck.", "These attacks killed no one."]
+    assert [s.text for s, _ in with_context([dangling("-------------------")])] == ["These attacks killed no one."]

@@ -36,6 +36,7 @@ from rag.answering.features import (
     coverage,
     definition_match,
     is_code,
+    is_nonprose,
     may_answer,
     question_signals,
     sentence_features,
@@ -222,15 +223,16 @@ def _overlap(a: str, b: str) -> float:
 def with_context(chosen: list[Sentence], pool: list[Sentence] | None = None) -> list[tuple[Sentence, bool]]:
     """(sentence, is_context) in reading order.
 
-    A dangling sentence ("These attacks …") brings the one before it; a kept sentence followed by a dangling
-    one that scores at least 45% of it ("However, this attack was repelled.") brings that one too.
+    A dangling sentence ("These attacks …") brings the one before it unless that one is non-prose or code (a
+    separator line, a heading, a >>> session); a kept sentence followed by a dangling one that scores at least
+    45% of it ("However, this attack was repelled.") brings that one too (it scores only if it may answer).
     """
     out: dict[tuple[str, int], tuple[Sentence, bool]] = {}
     scores = {(p.source, p.start): p.score for p in pool or []}
     for s in chosen:
         out[(s.source, s.start)] = (s, False)
     for s in chosen:
-        if s.prev and _DANGLING.match(s.text) and (s.source, s.prev[0]) not in out:
+        if s.prev and _DANGLING.match(s.text) and (s.source, s.prev[0]) not in out and _prose(s.prev[2]):
             a, b, text = s.prev
             out[(s.source, a)] = (replace(s, start=a, end=b, text=text, prev=None, next=None, is_title=False), True)
         if s.next and _DANGLING.match(s.next[2]) and (s.source, s.next[0]) not in out \
@@ -241,6 +243,10 @@ def with_context(chosen: list[Sentence], pool: list[Sentence] | None = None) -> 
     for s in chosen:
         order.setdefault(s.source, len(order))
     return sorted(out.values(), key=lambda p: (order[p[0].source], p[0].start))
+
+
+def _prose(text: str) -> bool:
+    return not (is_nonprose(text) or is_code(text))
 
 
 def compose(question: str, picked: list[tuple[Sentence, bool]]) -> tuple[str, list[Citation]]:
