@@ -35,10 +35,13 @@ from rag.types import Chunk, ChunkMeta, Document, IngestReport, Skipped
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 EMBED_GROUP = 256  # chunks embedded and written per step: bounds memory and makes progress visible
 # Groups between chunking and stored: one being embedded, one being written. The model is the bottleneck
-# (a group's write, ~0.3 s, is a fraction of its embedding, ~20 s at 256 chunks), so more only adds memory.
+# (a group's write takes a fraction of a second, its embedding ~5 s: 874 pydocs chunks embed in ~16 s on 2
+# cores, bench/RESULTS.md), so more only adds memory.
 IN_FLIGHT = 2
-# The first group is small so the model starts early: reading 256 chunks of pydocs takes ~0.4 s that nothing
-# overlaps; 32 chunks (a few files) take ~0.05 s and still fill four batches of 8 (bench/bench_ingest.py).
+# The first group is small so the model starts early: reading and chunking pydocs' 874 chunks takes ~1.3 s
+# (cProfile, cost-free embedder), so a first group of 256 would leave the model idle ~0.4 s; 32 chunks still
+# fill four batches of 8. (bench/bench_ingest.py without it: 0.84-0.90 at load ~1.9; with it 0.95-0.96 at
+# load 4-5; the machine was never quiet for both, see bench/RESULTS.md.)
 FIRST_GROUP = 32
 
 
