@@ -184,6 +184,16 @@ BASELINE_NOTE = ("Quality gate for `rag eval --baseline eval/baseline.json`: a m
                  "regenerate with `rag eval --write-baseline eval/baseline.json` and commit it with the change.")
 
 
+def _two_cases(result: EvalResult, name: str) -> float:
+    """What two cases changing sides moves a rate measured over few cases: abstention precision is over the
+    abstained answers (7 on the HTML suite, where one run of the same code gave 0.857 and another 0.625: the
+    vector index is built in a different order on a fresh ingest) and recall over the unanswerable questions."""
+    cases = result.cases
+    n = {"abstain_precision": sum(1 for c in cases if c.abstained),
+         "abstain_recall": sum(1 for c in cases if not c.answerable)}.get(name)
+    return 2 / n if n else 0.0
+
+
 def make_baseline(result: EvalResult, tolerance: float = 0.05, note: str | None = BASELINE_NOTE) -> dict:
     """A baseline file from a run: every quality metric gated at its value - tolerance; latency not gated."""
     metrics = {}
@@ -193,8 +203,8 @@ def make_baseline(result: EvalResult, tolerance: float = 0.05, note: str | None 
             continue
         # 4 decimals, rounded towards passing so the committed numbers read well and the run itself passes
         value = (math.floor if info.higher_is_better else math.ceil)(value * 10_000) / 10_000
-        metrics[name] = {"value": value, "tolerance": DEFAULT_TOLERANCES.get(name, tolerance),
-                         "higher_is_better": info.higher_is_better}
+        tol = DEFAULT_TOLERANCES.get(name, max(tolerance, _two_cases(result, name)))
+        metrics[name] = {"value": value, "tolerance": round(tol, 4), "higher_is_better": info.higher_is_better}
     return {"questions": result.questions, "questions_sha256": result.questions_sha256,
             "created_at": result.created_at, "note": note, "metrics": metrics}
 

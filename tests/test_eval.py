@@ -316,3 +316,12 @@ def test_suite_meets_committed_baseline(tmp_path, embedder, questions, baseline)
     failures = check_baseline(result, load_baseline(root / "eval" / baseline))
     assert result.metrics["citation_exactness"] == 1.0
     assert not failures, f"quality fell below eval/{baseline}:\n  " + "\n  ".join(failures)
+
+
+def test_a_rate_over_few_cases_is_gated_at_two_cases():
+    rows = [_row(f"u{i}", True).model_copy(update={"answerable": False, "abstained": i < 4}) for i in range(8)]
+    rows += [_row(f"a{i}", True).model_copy(update={"abstained": i == 0}) for i in range(40)]
+    base = make_baseline(_result(rows))["metrics"]
+    assert base["abstain_precision"]["tolerance"] == 0.4  # 5 abstained: two of them flipping moves it 0.4
+    assert base["abstain_recall"]["tolerance"] == 0.25  # 8 unanswerable
+    assert base["false_abstain_rate"]["tolerance"] == 0.05  # 40 answerable: the default holds
