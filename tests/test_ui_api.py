@@ -131,7 +131,8 @@ def test_document_html_is_escaped_in_sources(served, tmp_path):
     assistant, client = served
     evil = tmp_path / "evil.txt"
     evil.write_text('Payload <script>alert("x")</script> and <img src=x onerror="alert(1)"> here.\n\n'
-                    'The Quorlish <b>ferry</b> <img src=x onerror=alert(2)> sails at noon.\n', encoding="utf-8")
+                    'The Quorlish <b>ferry</b> sails at noon from the old harbour on every weekday of the year, '
+                    'weather permitting <img src=x onerror=alert(2)>.\n', encoding="utf-8")  # prose, not code
     assert client.predict([handle_file(str(evil))], api_name="/ingest")["added"] == ["uploads/evil.txt"]
     answer = Answer.model_validate(ask(client, "When does the Quorlish ferry sail?"))
     assert any(c.source == "uploads/evil.txt" for c in answer.citations)
