@@ -2,9 +2,10 @@
 
 `analyse(question)` types the question (definition, yes/no, number, date, person, place, which-document,
 comparison, other) and finds a definition's subject ("what does *force majeure* mean" → "force majeure").
-`sentence_features` turns each candidate into a row of FEATURES; the learned ranker (ranker.py) weighs
-them. `is_nonprose` and `is_code` decide what may never be an answer sentence (separators, lone headings,
-table-of-contents and navigation lines, line numbers) and what only a code question may get.
+`may_answer` (with `is_nonprose`, `is_heading_line`, `is_code`) decides what may never be an answer sentence
+(separators, lone headings, table-of-contents and navigation lines, line numbers) and what only a code
+question may get. `question_signals` is what the answerability model reads; `sentence_features` turns each
+candidate into a row of FEATURES for the optional learned ranker (ranker.py).
 Left out: languages other than English; parsing beyond patterns (no NLI or NER model installs offline).
 """
 
