@@ -26,9 +26,7 @@ import numpy as np
 
 from rag import Settings
 from rag.answering.ranker import ANSWERABILITY_PATH, Answerability
-from rag_cited.eval.cases import load_suite
-from rag_cited.eval.fit_ranker import _logistic, _threshold, all_suites, loco_parser, suite_path
-from rag_cited.eval.harness import REPO_ROOT, eval_assistant
+from rag_cited.eval.fit_ranker import _logistic, _threshold, all_suites, asked, loco_parser, suite_path
 from rag_cited.eval.harness import run as run_suite
 
 # Chosen by LOCO over TUNING (facts, abstention recall − false-abstain rate), from: v0.1's three inputs;
@@ -41,20 +39,9 @@ Rows = list[tuple[bool, dict[str, float]]]
 
 
 def collect(name: str, settings: Settings) -> Rows:
-    """(answerable, signals) for every case of suite `name`, through a real Assistant on its eval index."""
-    suite = load_suite(suite_path(name))
-    docs = suite.resolve_docs(REPO_ROOT)
-    a, _ = eval_assistant(settings, docs)
-    a.ingest([docs])
-    answerer = a.answerer("extractive")
-    rows: Rows = []
-    for case in suite.cases:
-        history: list[dict] = []
-        for q in case.history:  # replay earlier turns as the harness does
-            history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.ask(q, history).text}]
-        query, evidence = a.evidence(case.question, history or None)
-        rows.append((case.answerable, answerer.signals(case.question, query, evidence)))
-    return rows
+    """(answerable, signals) for every case of suite `name` (see fit_ranker.asked)."""
+    return [(case.answerable, a.answerer("extractive").signals(case.question, query, evidence))
+            for case, _docs, a, query, evidence in asked(name, settings)]
 
 
 def fit(rows: Rows, fitted_on: dict[str, int]) -> Answerability:

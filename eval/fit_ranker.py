@@ -20,16 +20,18 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from rag import Settings
+from rag import Assistant, Settings
+from rag.answering.base import Evidence
 from rag.answering.features import FEATURES
 from rag.answering.ranker import DEFAULT_PATH, QUESTION_FEATURES, Logistic, Ranker, question_features
-from rag_cited.eval.cases import load_suite
+from rag_cited.eval.cases import EvalCase, load_suite
 from rag_cited.eval.harness import REPO_ROOT, eval_assistant
 from rag_cited.eval.harness import run as run_suite
 from rag_cited.eval.metrics import find_all, overlaps
@@ -63,20 +65,26 @@ def all_suites() -> list[str]:
     return ["seed"] + sorted(p.stem.removeprefix("questions_") for p in EVAL_DIR.glob("questions_*.yaml"))
 
 
-def collect(name: str, settings: Settings) -> Corpus:
-    """Every case's candidates, features and labels, through a real Assistant on the suite's eval index."""
+def asked(name: str, settings: Settings) -> Iterator[tuple[EvalCase, Path, Assistant, str, Evidence]]:
+    """(case, docs folder, assistant, retrieval query, evidence) for every case of suite `name`, asked through a
+    real Assistant on the suite's eval index, earlier turns replayed as the harness does."""
     suite = load_suite(suite_path(name))
     docs = suite.resolve_docs(REPO_ROOT)
     a, _ = eval_assistant(settings, docs)
     a.ingest([docs])
-    answerer = a.answerer("extractive")
-    corpus = Corpus(name, suite_path(name))
     for case in suite.cases:
-        history = []
-        for q in case.history:  # replay earlier turns as the harness does
+        history: list[dict] = []
+        for q in case.history:
             history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.ask(q, history).text}]
         query, evidence = a.evidence(case.question, history or None)
-        cands = answerer.featurize(case.question, query, evidence)
+        yield case, docs, a, query, evidence
+
+
+def collect(name: str, settings: Settings) -> Corpus:
+    """Every case's candidates, features and labels (see `asked`)."""
+    corpus = Corpus(name, suite_path(name))
+    for case, docs, a, query, evidence in asked(name, settings):
+        cands = a.answerer("extractive").featurize(case.question, query, evidence)
         gold = f"{docs.name}/{case.source}" if case.source else None
         spans = [sp for e in case.evidence for sp in find_all(a.document_text(gold), e)] if gold else []
         y = np.array([float(s.source == gold and any(overlaps((s.start, s.end), sp) for sp in spans))
