@@ -43,13 +43,10 @@ IN_FLIGHT = 2
 # fill four batches of 8. (bench/bench_ingest.py without it: 0.84-0.90 at load ~1.9; with it 0.95-0.96 at
 # load 4-5; the machine was never quiet for both, see bench/RESULTS.md.)
 FIRST_GROUP = 32
-# Huge documents (the hostile folder's 30-60 MB texts) must not pile up in flight: a group also closes at
-# GROUP_CHARS of document text, and while more than IN_FLIGHT_CHARS is between chunking and stored the reader
-# waits, so such a document is read, embedded and written alone, as before the overlap. Ordinary groups hold
-# far less (256 pydocs chunks ≈ 0.2 M characters), so they never wait on this. (Without it the hostile-folder
-# test's peak RSS went from 1,401 to 1,567 MB, over its 1.5 GB bound.)
+# A group that reaches GROUP_CHARS of document text (the hostile folder's 30-60 MB texts) is embedded and
+# written alone on the caller's thread, after everything in flight is stored, as before the overlap. Ordinary
+# groups hold far less (256 pydocs chunks ≈ 0.2 M characters), so they never take this path.
 GROUP_CHARS = 4_000_000
-IN_FLIGHT_CHARS = 8_000_000
 
 
 def _targets(paths: Iterable[str | Path], report: IngestReport, follow_links: bool) -> list[tuple[Path, str, str]]:
@@ -153,12 +150,22 @@ class _Pipeline:
         self._group.docs.append((doc, chunks))
         self._group.texts += [embed_text(doc, c, self.embedder.fits) for c in chunks]
         self._group.chars += len(doc.text)
-        full = EMBED_GROUP if self._started else min(FIRST_GROUP, EMBED_GROUP)
-        if len(self._group.texts) >= full or self._group.chars >= GROUP_CHARS:
+        if self._group.chars >= GROUP_CHARS:  # huge text: alone and on this thread, as before the overlap
+            self._inline()
+        elif len(self._group.texts) >= (EMBED_GROUP if self._started else min(FIRST_GROUP, EMBED_GROUP)):
             self._submit()
-        while self._stages and sum(st.group.chars for st in self._stages) > IN_FLIGHT_CHARS:
-            self._wait()
         self._advance()
+
+    def _inline(self) -> None:
+        """Store everything in flight, then embed and write the current group here: no second copy of a huge
+        text is built while another thread holds one (measured: the hostile-folder peak RSS 1,257-1,557 MB
+        when such groups went through the threads, against its 1.5 GB bound)."""
+        while self._stages:
+            self._wait()
+        group, self._group = self._group, _Group()
+        self._started = True
+        _write_group(self.store, group, self.embedder.embed(group.texts))
+        self.written(group)
 
     def finish(self) -> None:
         """Embed and write what is left; return when all of it is stored."""
