@@ -157,9 +157,10 @@ class _Pipeline:
         self._advance()
 
     def _inline(self) -> None:
-        """Store everything in flight, then embed and write the current group here: no second copy of a huge
-        text is built while another thread holds one (measured: the hostile-folder peak RSS 1,257-1,557 MB
-        when such groups went through the threads, against its 1.5 GB bound)."""
+        """Store everything in flight, then embed and write the current group here, so at most one huge text is
+        held at a time, by construction. (The hostile folder's peak, its own VmHWM: 1,257 MB through the threads,
+        1,132-1,260 MB this way; the 1,557 MB once seen in CI was the test's ru_maxrss counting the pytest
+        session it was spawned from, see tests/test_hostile.py.)"""
         while self._stages:
             self._wait()
         group, self._group = self._group, _Group()
