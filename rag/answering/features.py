@@ -42,6 +42,14 @@ _ENDS = re.compile(r"[.!?…:;\"”’)\]]\s*$")
 _CODE_QUESTION = re.compile(r"\b(?:code|example|usage|syntax|signature|snippet|call|invoke|command|how do i|"
                             r"how to|write|import)\b|`|\w\(\)", re.I)
 _QUOTES = re.compile(r"[\"“”‘’']")
+_INLINE_CODE = re.compile(r"(`+)[^`\n]+?\1")
+_MARKUP = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`")  # emphasis and code marks: **X**, _X_, `X`
+_BULLET = re.compile(r"^[-*+•]\s+\S")
+_PATH = re.compile(r"(?:^|\s)[~.]?/\S|\S/\S+/")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_FENCE_LINE = re.compile(r"^ {0,3}(?:`{3,}|~{3,}|:{3,})")
+# a MyST/Sphinx directive fence around prose ({note}, {warning}, {tab} …), not around code
+_DIRECTIVE = re.compile(r"^\s*(?:`{3,}|:{3,})\{(?!code|sourcecode|literalinclude|doctest|highlight|eval-rst)[\w-]+\}")
 
 
 @dataclass(frozen=True)
@@ -102,26 +110,46 @@ def definition_match(question: Question, sentence: str) -> float:
     if question.kind != "definition" or not question.subject:
         return 0.0
     subj = re.escape(question.subject).replace(r"\ ", r"[\s-]+")
-    pattern = (rf"(?:^|[\s\"“‘'(])(?:the\s+|an?\s+)?{subj}[\"”’']?\s*(?:\([^)]*\)\s*)?(?:,\s*)?"
-               rf"(?:means?|shall mean|refers? to|is defined as|is|are|denotes|:|—|–|-)\s")
-    return float(bool(re.search(pattern, sentence, re.I)))
+    pattern = (rf"(?:^|[\s\"“‘'(])(?:the\s+|an?\s+)?{subj}[\"”’']?\s*(?:\([^)]*\)\s*)?(?:,[^,]{{1,40}},\s*|,\s*)?"
+               rf"(?:means?|shall mean|refers? to|is defined as|(?:is|are)\s+(?:an?|the|any|one|all|each|every|used|what|how|"
+               rf"when|where)\b|denotes|:|—|–|-)\s")
+    return float(bool(re.search(pattern, _MARKUP.sub("", sentence), re.I)))
 
 
 def is_nonprose(text: str) -> bool:
-    """Separator, table-of-contents or navigation line, a bare number, or a lone heading: never an answer.
-    A table row ("4.10 | Warty Warthog | 2004-10-20") is data, not non-prose."""
+    """Structure (a separator, table-of-contents or navigation line, a bare number, a markdown heading) or a short
+    heading-like line. A table row ("4.10 | Warty Warthog | 2004-10-20") is data, not non-prose."""
+    return is_structure(text) or is_heading_like(text)
+
+
+def is_structure(text: str) -> bool:
+    """A separator, table-of-contents or navigation line, a bare number, or a markdown heading: never an answer."""
     t = text.strip()
     if t.count(" | ") >= 2:
         return False
-    if not t or _SEPARATOR.match(t) or _TOC.search(t) or _NAV.match(t) or re.fullmatch(r"[\d\s.,:;()-]+", t):
-        return True
-    if re.match(r"^#{1,6}\s", t):  # a markdown heading
-        return True
+    return (not t or bool(_SEPARATOR.match(t) or _TOC.search(t) or _NAV.match(t))
+            or bool(re.fullmatch(r"[\d\s.,:;()-]+", t)) or bool(re.match(r"^#{1,6}\s", t)))
+
+
+def is_heading_like(text: str) -> bool:
+    """Short, no sentence end, and heading-cased or numbered ("Version 2.1, February 1999", "4. Redistribution")."""
+    t = text.strip()
     words = t.split()
-    if len(words) <= 12 and not _ENDS.search(t):  # short, no sentence end, and heading-cased or numbered
-        capitalised = sum(1 for w in words if w[:1].isupper() or not w[:1].isalpha())
-        return capitalised == len(words) or bool(re.match(r"^\s*(?:\d+(?:\.\d+)*\.?|[A-Z]\.|[IVX]+\.)\s", t))
-    return False
+    if t.count(" | ") >= 2 or len(words) > 12 or _ENDS.search(t):
+        return False
+    capitalised = sum(1 for w in words if w[:1].isupper() or not w[:1].isalpha())
+    return capitalised == len(words) or bool(re.match(r"^\s*(?:\d+(?:\.\d+)*\.?|[A-Z]\.|[IVX]+\.)\s", t))
+
+
+def is_data_line(text: str, question: Question) -> bool:
+    """A short line that is not a sentence yet holds what the question asks for: the date line under a release's
+    title ("April 6, 2021"), an author line, a list item ("- Global"), a path for a "where" question."""
+    t = text.strip()
+    if _BULLET.match(t):
+        return True
+    if question.kind == "place" and _PATH.search(t):
+        return True
+    return question.kind in ("date", "number", "person") and bool(type_match(question, t))
 
 
 def is_heading_line(sentence) -> bool:
@@ -136,18 +164,38 @@ def may_answer(sentence, question: Question, about_doc: bool) -> bool:
     title is itself a sentence (a text file's first line often is)."""
     if sentence.is_title:
         return about_doc or bool(_ENDS.search(sentence.text)) and len(sentence.text.split()) >= 4
-    if is_heading_line(sentence) or is_nonprose(sentence.text):
+    if is_heading_line(sentence) or is_structure(sentence.text):
+        return False
+    if is_heading_like(sentence.text) and not is_data_line(sentence.text, question):
         return False
     return question.wants_code or not is_code(sentence.text)
 
 
 def is_code(text: str) -> bool:
+    """Code: a block with a code line, a code line, or text dense in symbols. Prose that marks names as
+    `inline code`, a markdown table, and a MyST admonition (```{note} … ```) are not code."""
+    if is_table(text):
+        return False
+    text = _prose_view(text)
     if "\n" in text.strip() and sum(1 for ln in text.splitlines() if _CODE_LINE.match(ln)) >= 1:
         return True
     if _CODE_LINE.match(text):
         return True
     symbols = sum(1 for ch in text if not (ch.isalnum() or ch.isspace() or ch in ".,;:'\"!?-()’“”"))
     return symbols > 0.12 * max(1, len(text))
+
+
+def is_table(text: str) -> bool:
+    """Rows of a markdown or plain-text table (every line `| … |` or with two ` | ` cells): data, not code."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return bool(lines) and all(_TABLE_ROW.match(ln) or ln.count(" | ") >= 2 for ln in lines)
+
+
+def _prose_view(text: str) -> str:
+    """`text` as read for the code test: inline code spans as one word, a MyST directive's fence lines dropped."""
+    if _DIRECTIVE.match(text):
+        text = "\n".join(ln for ln in text.splitlines() if not _FENCE_LINE.match(ln))
+    return _INLINE_CODE.sub("x", text)
 
 
 def term_weights(question: str, query: str, idf: Callable[[str], float]) -> dict[str, float]:
