@@ -8,10 +8,11 @@ Data: every case of every suite is asked through a real Assistant on that suite'
 inputs, "the suite says it is answerable" the label. Model: scikit-learn's LogisticRegression
 (class-balanced, L2, C=`C`) on standardised SIGNALS; its threshold is the highest that keeps false
 abstentions on the training corpora at or below MAX_FALSE_ABSTAIN. LOCO: for each corpus the model is
-fitted on the other corpora and the held-out suite is run through the real harness with it, so no number
-in the table was fitted on the corpus it reports. Which SIGNALS and which C were chosen by LOCO on the
-TUNING corpora only; the other suites were never looked at while choosing. Left out: fitting the
-sentence scorer's hand-tuned weights (see rag/answering/extractive.py for how they were chosen).
+fitted on the other corpora and the held-out suite is run through the real harness with it (and the
+shipped sentence ranker), so no number in the table was fitted on the corpus it reports. Which SIGNALS and which C were chosen by LOCO on the
+TUNING corpora only; the other suites were never looked at while choosing. eval/fit_ranker.py fits this
+model and the sentence ranker together (its LOCO table is the one eval/LOCO.md reports). Left out: fitting
+the hand-tuned scorer's weights (see rag/answering/extractive.py for how they were chosen).
 """
 
 from __future__ import annotations
@@ -26,20 +27,26 @@ import numpy as np
 
 from rag import Settings
 from rag.answering.ranker import ANSWERABILITY_PATH, Answerability
-from rag_cited.eval.fit_ranker import _logistic, _threshold, all_suites, asked, loco_parser, suite_path
-from rag_cited.eval.harness import run as run_suite
+from rag_cited.eval.fitting import (
+    MAX_FALSE_ABSTAIN,
+    all_suites,
+    asked,
+    loco_parser,
+    logistic,
+    score,
+    table,
+    threshold,
+)
 
 # Chosen by LOCO over TUNING (facts, abstention recall − false-abstain rate), from: v0.1's three inputs;
 # best_score + top_cos; the "miss" signals; the relative ones (gap, z, agree, vgap); all twelve; this mix.
 SIGNALS = ("best_score", "miss_best", "max_miss_idf", "gap", "z", "agree")
 C = 0.1  # tried 0.03, 0.1, 0.3, 1 on TUNING: 0.1 gave the lowest false-abstain rate at the same recall
-MAX_FALSE_ABSTAIN = 0.10  # the issue's target: at most 10% of answerable questions abstain
-TUNING = ("seed", "pydocs", "licences", "htmldocs", "mdnotes")
 Rows = list[tuple[bool, dict[str, float]]]
 
 
 def collect(name: str, settings: Settings) -> Rows:
-    """(answerable, signals) for every case of suite `name` (see fit_ranker.asked)."""
+    """(answerable, signals) for every case of suite `name` (see fitting.asked)."""
     return [(case.answerable, a.answerer("extractive").signals(case.question, query, evidence))
             for case, _docs, a, query, evidence in asked(name, settings)]
 
@@ -47,33 +54,14 @@ def collect(name: str, settings: Settings) -> Rows:
 def fit(rows: Rows, fitted_on: dict[str, int]) -> Answerability:
     x = np.array([[s[f] for f in SIGNALS] for _, s in rows])
     y = np.array([float(ok) for ok, _ in rows])
-    model = _logistic(x, y, SIGNALS, c=C)
+    model = logistic(x, y, SIGNALS, c=C)
     meta = {"fitted_on": fitted_on, "script": "eval/fit_answerability.py", "C": C,
             "max_false_abstain": MAX_FALSE_ABSTAIN, "fitted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    return Answerability(model, _threshold(model.prob(x), y, MAX_FALSE_ABSTAIN), meta)
-
-
-def score(name: str, model_file: Path, settings: Settings) -> dict:
-    """The held-out suite through the real harness with this model."""
-    result = run_suite(suite_path(name), settings=settings, answerability=model_file)
-    m = result.metrics
-    rows = [r for r in result.cases if r.answerable and not r.abstained]
-    right = sum(1 for r in rows if any(c.source == r.source for c in r.citations)) / max(1, len(rows))
-    return {"facts": m.get("facts_recall"), "right_source": round(right, 4), "hit@1": m.get("hit@1"),
-            "citation_precision": m.get("citation_precision"), "abstain_recall": m.get("abstain_recall"),
-            "false_abstain": m.get("false_abstain_rate"), "cases": len(result.cases)}
-
-
-def table(loco: dict[str, dict]) -> str:
-    cols = ("facts", "right_source", "hit@1", "citation_precision", "abstain_recall", "false_abstain")
-    head = "| corpus | " + " | ".join(cols) + " | cases |\n" + "|---" * (len(cols) + 2) + "|\n"
-    lines = [f"| {n}{'' if n in TUNING else ' (held out)'} | " + " | ".join(
-        "—" if r.get(c) is None else f"{r[c]:.2f}" for c in cols) + f" | {r['cases']} |" for n, r in loco.items()]
-    return head + "\n".join(lines) + "\n"
+    return Answerability(model, threshold(model.prob(x), y, MAX_FALSE_ABSTAIN), meta)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = loco_parser("fit_answerability", __doc__, ANSWERABILITY_PATH,
+    args = loco_parser("fit_answerability", __doc__, str(ANSWERABILITY_PATH),
                        "eval/out/loco_answerability.json").parse_args(argv)
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
     names = args.suites or all_suites()
@@ -87,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / f"loco-{held}.json"
             train = {n: rows for n, rows in data.items() if n != held}
             path.write_text(fit([r for rows in train.values() for r in rows], {n: len(r) for n, r in train.items()}).to_json())
-            loco[held] = score(held, path, settings)
+            loco[held] = score(held, settings, answerability=path)
             print(held, json.dumps(loco[held]), file=sys.stderr, flush=True)
     final = fit([r for rows in data.values() for r in rows], {n: len(r) for n, r in data.items()})
     args.out.parent.mkdir(parents=True, exist_ok=True)

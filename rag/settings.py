@@ -54,8 +54,9 @@ class Settings(BaseSettings):
 
     answerability: Path | None = Field(None, description="Weights of the extractive answerability model (default: the "
                                                          "bundled rag/answering/answerability.json).")
-    ranker: Path | None = Field(None, description="Weights of the learned extractive ranker (default: the bundled "
-                                                   "rag/answering/ranker.json; without one, v0.1's hand-tuned scorer).")
+    ranker: Path | None = Field(None, description="Weights of the learned sentence ranker (default: the bundled "
+                                                   "rag/answering/ranker.json; without one, the hand-tuned scorer "
+                                                   "orders the candidates).")
 
     # embeddings
     embed_batch_size: int = Field(8, ge=1, le=512, description="Texts per ONNX call (8 measured fastest on 2 cores; bench/RESULTS.md).")

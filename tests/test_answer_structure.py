@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import pytest
 
 from rag import Assistant
-from rag.answering.features import analyse, definition_match, is_nonprose, may_answer, question_signals
+from rag.answering.features import (
+    analyse,
+    definition_match,
+    is_code,
+    is_nonprose,
+    may_answer,
+    question_signals,
+)
 from rag.answering.ranker import Answerability
 from rag.lexical import QUESTION_WORDS, terms
 
@@ -75,6 +82,43 @@ def test_heading_lines_code_and_titles_are_not_answers():
     assert not may_answer(_S("Glacier Survey", is_title=True), plain, False)
     assert may_answer(_S("Glacier Survey", is_title=True), plain, True)
     assert may_answer(_S("Logbook 17: the codeword of station 17 is zephyr.", is_title=True), plain, False)
+
+
+@pytest.mark.parametrize("line,question,other", [
+    ("April 6, 2021", "When was Django 3.2 released?", "What changed in Django 3.2?"),
+    ("Version 2.1, February 1999", "What month and year does version 2.1 carry?", "What does version 2.1 cover?"),
+    ("2004, Oliver Elphick, Martin Pitt", "Who wrote the note?", "What does the note describe?"),
+    ("~/.cache/pip", "Where does pip keep its cache?", "What does pip cache?"),
+    ("- Global", "In which order does pip load its configuration files?", None),
+])
+def test_a_short_data_line_may_answer_what_it_holds(line, question, other):
+    assert is_nonprose(line)  # heading-like: short, no sentence end
+    assert may_answer(_S(line), analyse(question), False)
+    if other:
+        assert not may_answer(_S(line), analyse(other), False)
+    assert not may_answer(_S(line, (line,)), analyse(question), False)  # a heading line stays out
+    for structure in ("-----------", "1.2 Installation ........ 14", "Contents", "# 2021", "42"):
+        assert not may_answer(_S(structure), analyse(question), False)
+
+
+@pytest.mark.parametrize("text", ["Use `no`, `false` or `0` instead.", "- `PIP_CONFIG_FILE`, if given.",
+                                  "```{warning}\nThe use of `git` and `git+http` schemes is discouraged.\n```",
+                                  "| Compressor | Ratio |\n| --- | --- |\n| **zstd 1.5.1 -1** | 2.887 |"])
+def test_inline_code_tables_and_admonitions_are_prose_or_data_not_code(text):
+    assert not is_code(text)
+
+
+@pytest.mark.parametrize("text", ["```python\nx = f(1)\n```", ">>> import os", "os.path.join(a, b)",
+                                  "```{code-block} python\nx = f(1)\n```"])
+def test_code_is_still_code(text):
+    assert is_code(text)
+
+
+def test_definitions_read_through_markup_and_need_more_than_is():
+    q = analyse("What is Zstandard?")
+    assert definition_match(q, "__Zstandard__, or `zstd` as short version, is a fast lossless compression algorithm.")
+    assert definition_match(q, "**Zstandard** means a compression format.")
+    assert not definition_match(q, "Zstandard is considered safe for production environments.")
 
 
 def test_bundled_answerability_model_reads_only_signals_the_engine_computes():

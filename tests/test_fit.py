@@ -6,6 +6,7 @@ import numpy as np
 
 from rag.answering.ranker import Answerability
 from rag_cited.eval import fit_answerability as fa
+from rag_cited.eval import fitting
 
 
 def _rows(n: int, seed: int):
@@ -23,7 +24,7 @@ def test_fit_keeps_false_abstentions_on_its_training_data_at_the_target(tmp_path
     model = fa.fit(rows, {"synthetic": len(rows)})
     answerable = [s for ok, s in rows if ok]
     false_abstain = sum(model.prob(s) < model.threshold for s in answerable) / len(answerable)
-    assert false_abstain <= fa.MAX_FALSE_ABSTAIN
+    assert false_abstain <= fitting.MAX_FALSE_ABSTAIN
     unanswerable = [s for ok, s in rows if not ok]
     assert sum(model.prob(s) < model.threshold for s in unanswerable) / len(unanswerable) > 0.5  # it separates
     path = tmp_path / "a.json"
@@ -36,6 +37,6 @@ def test_fit_keeps_false_abstentions_on_its_training_data_at_the_target(tmp_path
 def test_loco_table_marks_held_out_corpora():
     row = {"facts": 0.5, "right_source": 1.0, "hit@1": 0.25, "citation_precision": None, "abstain_recall": 0.1,
            "false_abstain": 0.0, "cases": 9}
-    text = fa.table({"seed": row, "news": row})
+    text = fitting.table({"seed": row, "news": row})
     assert "| seed | 0.50 | 1.00 | 0.25 | — | 0.10 | 0.00 | 9 |" in text
     assert "| news (held out) |" in text

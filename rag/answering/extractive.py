@@ -12,8 +12,9 @@ the one before it ("These attacks …") brings that sentence along, so claims ke
 ("According to Baku, …"); a dangling continuation right after a kept sentence comes along too.
 Whether to answer at all is a model of its own: answerability.json (fitted by eval/fit_answerability.py,
 leave-one-corpus-out scores in eval/LOCO.md) over `features.question_signals`; below its threshold the
-answer abstains and offers the closest passages. An optional learned sentence ranker (`ranker` setting)
-replaces the hand-tuned scorer. `ExtractiveAnswerer` wires these steps and caches sentence vectors.
+answer abstains and offers the closest passages. Which candidates to quote is then ordered by the learned
+sentence ranker (ranker.json, fitted by eval/fit_ranker.py; the hand-tuned score is one of its inputs);
+without one, by the hand-tuned score. `ExtractiveAnswerer` wires these steps and caches sentence vectors.
 Left out: generating new wording (that is the LLM answerer's job).
 """
 
@@ -30,7 +31,6 @@ import numpy as np
 
 from rag.answering.base import Draft, Evidence
 from rag.answering.features import (
-    FEATURES,
     Question,
     analyse,
     coverage,
@@ -39,11 +39,12 @@ from rag.answering.features import (
     is_nonprose,
     may_answer,
     question_signals,
+    ranker_inputs,
     sentence_features,
     term_weights,
 )
 from rag.answering.ranker import DEFAULT_PATH as DEFAULT_RANKER
-from rag.answering.ranker import Answerability, Ranker, question_features
+from rag.answering.ranker import Answerability, Ranker
 from rag.lexical import terms, words
 from rag.types import Citation, TextDelta
 
@@ -63,6 +64,9 @@ W_DEFINITION = 0.10  # "X means …", "“X” is …" for a definition question
 W_HEADING = 0.10  # question weight in the nearest heading: the glossary entry "slug" holds the answer about slugs
 W_TITLE = 0.10  # question weight in the document title: which of several look-alike licences
 W_ASKS = 0.10  # a sentence that is itself a question (an FAQ heading echoed) answers nothing
+MARGIN = 0.12  # runners-up within this of the best are kept (hand-tuned on the seed suite, v0.1)
+# The learned ranker's probabilities use the same margin: on the tuning corpora it then quotes about as many
+# sentences per answer as the hand-tuned scorer (mean 1.9-2.6 vs 2.0-2.4; LOCO.md)
 # v0.1's answerability, used only without answerability.json: logistic over (best sentence cosine, best term
 # coverage, top chunk cosine), fitted on eval/questions.yaml + questions_pydocs.yaml (146 cases, class-balanced).
 SUPPORT_W, SUPPORT_B = (1.402, 2.214, 1.434), -2.506
@@ -199,7 +203,7 @@ def support_v01(sents: list[Sentence], top_chunk_similarity: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def select(sents: list[Sentence], max_sentences: int, margin: float = 0.12) -> list[Sentence]:
+def select(sents: list[Sentence], max_sentences: int, margin: float = MARGIN) -> list[Sentence]:
     """The best sentence and close runners-up, without near-duplicates, at most `max_sentences`."""
     ranked = sorted(sents, key=lambda s: -s.score)
     if not ranked:
@@ -285,28 +289,15 @@ def abstain(picked: list[Sentence]) -> tuple[str, list[Citation]]:
 
 @dataclass
 class Candidates:
-    """What the learned ranker scores: the sentences, their FEATURES rows, the analysed question, and context."""
+    """What the learned ranker scores: the candidates that may answer (hand-tuned scores filled), their
+    RANKER_INPUTS rows, and the question's term weights."""
 
     sentences: list[Sentence]
     x: np.ndarray
-    question: Question
-    context: dict[str, float]
+    weights: dict[str, float]
 
 
 _UNSEEN = "\x00unseen-term\x00"  # a term no index holds: its IDF is the corpus's maximum
-
-
-def _context(weights: dict[str, float], evidence: Evidence) -> dict[str, float]:
-    """Question-level signals: how much of the question no retrieved chunk mentions, and how much of it no
-    document in the corpus mentions at all (near-miss questions often hinge on such a term)."""
-    hits = evidence.hits
-    retrieved = set(terms(" ".join(f"{h.meta.title} {h.text}" for h in hits)))
-    total = sum(weights.values()) or 1.0
-    unseen_idf = evidence.idf(_UNSEEN)
-    return {"top_chunk_cos": max((h.vector_score or 0.0) for h in hits) if hits else 0.0,
-            "top_bm25": max((h.bm25_score or 0.0) for h in hits) if hits else 0.0,
-            "missing_mass": sum(w for t, w in weights.items() if t not in retrieved) / total,
-            "unseen_terms": sum(1 for t in weights if evidence.idf(t) >= unseen_idf - 1e-9) / max(1, len(weights))}
 
 
 class ExtractiveAnswerer:
@@ -330,42 +321,33 @@ class ExtractiveAnswerer:
         return draft
 
     def draft(self, question: str, query: str, evidence: Evidence) -> Draft:
-        if not evidence.sentences:
-            text, cites = abstain([])
-            return Draft(text, cites, True, support=0.0)
+        """The answerability model (answerability.json, fitted by eval/fit_answerability.py) decides whether to
+        answer, from the hand-tuned scores; the learned ranker, when there is one, then orders what to quote."""
         ranker = Ranker.load(self.settings.ranker) if self.settings.ranker or DEFAULT_RANKER.is_file() else None
-        if ranker is None:
-            return self._hand_tuned(question, query, evidence)
-        cands = self.featurize(question, query, evidence)
+        cands = self.featurize(question, query, evidence, with_x=ranker is not None)
         sents = cands.sentences
         if not sents:
-            text, cites = abstain([])
+            text, cites = abstain(sorted(evidence.sentences, key=lambda s: s.chunk_rank)[:2])
             return Draft(text, cites, True, support=0.0)
-        probs = ranker.sentence.prob(cands.x)
-        for sent, p in zip(sents, probs):
-            sent.score = float(p)
-        qx = question_features(probs, cands.x, FEATURES, cands.context, cands.question.kind)
-        sup = float(ranker.answerable.prob(qx)[0])
-        chosen = select(sents, self.settings.max_sentences, margin=ranker.margin)
-        if sup < ranker.threshold:
+        sup, threshold = self._answerability(cands.weights, sents, evidence)
+        if ranker is not None:
+            for sent, p in zip(sents, ranker.sentence.prob(cands.x)):
+                sent.score = float(p)
+        chosen = select(sents, self.settings.max_sentences)
+        if sup < threshold:
             text, cites = abstain(chosen[:2])
             return Draft(text, cites, True, support=round(sup, 4))
         text, cites = compose(question, with_context(chosen, sents))
         return Draft(text, cites, False, support=round(sup, 4))
 
-    def featurize(self, question: str, query: str, evidence: Evidence) -> Candidates:
-        """The candidates that may answer (no non-prose; code only for code questions), their FEATURES rows, and
-        question-level context for the answerability model."""
-        q = analyse(question)
-        about_doc = bool(_ABOUT_DOC.search(question))
-        sents = [s for s in evidence.sentences if may_answer(s, q, about_doc)]
-        weights = term_weights(question, query, evidence.idf)
-        context = _context(weights, evidence)
-        if not sents:
-            return Candidates([], np.zeros((0, len(FEATURES))), q, context)
-        x = sentence_features(q, weights, sents, self._vectors([s.text for s in sents]),
+    def featurize(self, question: str, query: str, evidence: Evidence, with_x: bool = True) -> Candidates:
+        """The candidates that may answer with their hand-tuned scores and, `with_x`, their RANKER_INPUTS rows."""
+        sents, weights = self.ranked(question, query, evidence)
+        if not (sents and with_x):
+            return Candidates(sents, np.zeros((0, 0)), weights)
+        x = sentence_features(analyse(question), weights, sents, self._vectors([s.text for s in sents]),
                               self._query_vector(question, query, evidence), evidence.hits)
-        return Candidates(sents, x, q, context)
+        return Candidates(sents, ranker_inputs(x, np.array([s.score for s in sents])), weights)
 
     def _query_vector(self, question: str, query: str, evidence: Evidence) -> np.ndarray:
         qvec = evidence.query_vector
@@ -374,23 +356,9 @@ class ExtractiveAnswerer:
             qvec = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
         return qvec
 
-    def _hand_tuned(self, question: str, query: str, evidence: Evidence) -> Draft:
-        """The default: the hand-tuned scorer (W_* above) ranks the candidates that may answer; the answerability
-        model (answerability.json, fitted by eval/fit_answerability.py) decides whether to answer at all."""
-        sents, weights = self.ranked(question, query, evidence)
-        if not sents:
-            text, cites = abstain(sorted(evidence.sentences, key=lambda s: s.chunk_rank)[:2])
-            return Draft(text, cites, True, support=0.0)
-        sup, threshold = self._answerability(weights, sents, evidence)
-        chosen = select(sents, self.settings.max_sentences)
-        if sup < threshold:
-            text, cites = abstain(chosen[:2])
-            return Draft(text, cites, True, support=round(sup, 4))
-        text, cites = compose(question, with_context(chosen, sents))
-        return Draft(text, cites, False, support=round(sup, 4))
-
     def ranked(self, question: str, query: str, evidence: Evidence) -> tuple[list[Sentence], dict[str, float]]:
-        """The candidates that may answer, scored by the hand-tuned weights, and the question's term weights."""
+        """The candidates that may answer, scored by the hand-tuned weights (W_* above), and the question's term
+        weights."""
         q = analyse(question)
         about_doc = bool(_ABOUT_DOC.search(question))
         sents = [s for s in evidence.sentences if may_answer(s, q, about_doc)]

@@ -5,7 +5,8 @@ comparison, other) and finds a definition's subject ("what does *force majeure* 
 `may_answer` (with `is_nonprose`, `is_heading_line`, `is_code`) decides what may never be an answer sentence
 (separators, lone headings, table-of-contents and navigation lines, line numbers) and what only a code
 question may get. `question_signals` is what the answerability model reads; `sentence_features` turns each
-candidate into a row of FEATURES for the optional learned ranker (ranker.py).
+candidate into a row of FEATURES, and `ranker_inputs` puts them, with the hand-tuned score, the way the
+learned sentence ranker (ranker.py) reads them: each also relative to the question's other candidates.
 Left out: languages other than English; parsing beyond patterns (no NLI or NER model installs offline).
 """
 
@@ -22,6 +23,10 @@ from rag.lexical import QUESTION_WORDS, terms
 
 FEATURES = ("embed", "lexical", "rank_prior", "chunk_cos", "bm25", "heading", "type_match", "definition",
             "first_in_block", "log_words", "short", "code", "no_end", "neighbour", "title", "quote_marks")
+_RANKED = (*FEATURES, "hand")
+# the learned sentence ranker's inputs: each of FEATURES and the hand-tuned score as is, as its distance to the
+# question's best candidate, and as a z-score among the question's candidates (see ranker_inputs)
+RANKER_INPUTS = (*_RANKED, *(f"{f}-best" for f in _RANKED), *(f"{f}-z" for f in _RANKED))
 
 _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
            r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
@@ -166,8 +171,8 @@ def may_answer(sentence, question: Question, about_doc: bool) -> bool:
         return about_doc or bool(_ENDS.search(sentence.text)) and len(sentence.text.split()) >= 4
     if is_heading_line(sentence) or is_structure(sentence.text):
         return False
-    if is_heading_like(sentence.text) and not is_data_line(sentence.text, question):
-        return False
+    if is_heading_like(sentence.text):
+        return is_data_line(sentence.text, question)  # a path is data to a "where" question, not code
     return question.wants_code or not is_code(sentence.text)
 
 
@@ -232,6 +237,18 @@ def sentence_features(question: Question, weights: dict[str, float], sents, svec
                      float(n_words < 4), float(is_code(s.text)), float(not _ENDS.search(s.text)), neighbour,
                      float(s.is_title), float(bool(_QUOTES.search(s.text)))])
     return np.asarray(rows, dtype=np.float64).reshape(len(sents), len(FEATURES))
+
+
+def ranker_inputs(x: np.ndarray, hand: np.ndarray) -> np.ndarray:
+    """One question's candidates as the sentence ranker reads them (RANKER_INPUTS): FEATURES rows `x` and the
+    hand-tuned scores `hand`, as they are, minus the question's best, and as z-scores within the question.
+    Absolute levels (cosine, coverage) shift from corpus to corpus; how a candidate stands against the others
+    for the same question carries over (eval/LOCO.md: with absolute features alone the ranker lost to the
+    hand-tuned scorer on 3 of 4 tuning corpora)."""
+    xr = np.hstack([x, hand.reshape(-1, 1)])
+    if not len(xr):
+        return np.zeros((0, len(RANKER_INPUTS)))
+    return np.hstack([xr, xr - xr.max(0), (xr - xr.mean(0)) / (xr.std(0) + 1e-6)])
 
 
 def question_signals(weights: dict[str, float], sents, hits, unseen_idf: float) -> dict[str, float]:

@@ -1,11 +1,11 @@
-"""The learned parts of the extractive answerer: the answerability model and an optional sentence ranker.
+"""The learned parts of the extractive answerer: the answerability model and the sentence ranker.
 
-All are logistic regressions over standardised features (rag/answering/features.py), fitted by
-eval/fit_ranker.py on the eval corpora and committed as JSON together with what they were fitted on:
-`answerability.json` (used by default: P(the documents answer the question) from `question_signals`,
-and the operating threshold fitted with it) and, optionally, `ranker.json` (a learned sentence ranker;
-not shipped, because leave-one-corpus-out it ranked worse than the hand-tuned scorer). At run time they
-are a dot product: no learning library is loaded.
+Both are logistic regressions over standardised features (rag/answering/features.py), fitted by
+eval/fit_ranker.py on the eval corpora (eval/fit_answerability.py fits the first alone) and committed as
+JSON together with what they were fitted on: `answerability.json` (P(the documents answer the question)
+from `question_signals`, and the operating threshold fitted with it) and `ranker.json` (P(a candidate
+holds an expected fact) from `ranker_inputs`, which orders the candidates). At run time they are a dot
+product: no learning library is loaded.
 Left out: non-linear models (the data is a few hundred questions; see the fit script's notes).
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +47,9 @@ class Logistic:
 
 @dataclass(frozen=True)
 class Ranker:
-    sentence: Logistic  # P(sentence holds the answer | its features)
-    answerable: Logistic  # P(the documents answer the question | question-level features)
-    threshold: float  # abstain below this answerability
-    margin: float  # keep runners-up whose probability is within this of the best
+    """P(a candidate sentence holds an expected fact | features.ranker_inputs): orders the candidates."""
+
+    sentence: Logistic
     meta: dict
 
     @classmethod
@@ -67,38 +65,13 @@ class Ranker:
         return _load(str(p.resolve()))
 
     def to_json(self) -> str:
-        return json.dumps({"sentence": self.sentence.to_dict(), "answerable": self.answerable.to_dict(),
-                           "threshold": round(self.threshold, 4), "margin": round(self.margin, 4), "meta": self.meta},
-                          indent=1)
+        return json.dumps({"sentence": self.sentence.to_dict(), "meta": self.meta}, indent=1)
 
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str) -> Ranker:
     d = json.loads(Path(path).read_text(encoding="utf-8"))
-    return Ranker(Logistic.from_dict(d["sentence"]), Logistic.from_dict(d["answerable"]), float(d["threshold"]),
-                  float(d["margin"]), d.get("meta", {}))
-
-
-QUESTION_FEATURES = ("best_prob", "second_prob", "best_embed", "best_lexical", "top_chunk_cos", "top_bm25",
-                     "best_type_match", "best_definition", "missing_mass", "unseen_terms", "kind_definition",
-                     "kind_yesno")
-
-
-def question_features(probs: np.ndarray, x: np.ndarray, names: tuple[str, ...], context: dict[str, float],
-                      kind: str) -> np.ndarray:
-    """The answerability model's inputs: the candidates' features and ranker probabilities, and `context`
-    (top_chunk_cos, top_bm25, missing_mass, unseen_terms: see ExtractiveAnswerer.featurize)."""
-    tail = [context["top_chunk_cos"], math.log1p(context["top_bm25"])]
-    kinds = [float(kind == "definition"), float(kind == "yesno")]
-    misses = [context["missing_mass"], context["unseen_terms"]]
-    if len(probs) == 0:
-        return np.array([0.0, 0.0, 0.0, 0.0, *tail, 0.0, 0.0, *misses, *kinds])
-    col = {n: i for i, n in enumerate(names)}
-    order = np.argsort(-probs)
-    best = x[order[0]]
-    return np.array([probs[order[0]], probs[order[1]] if len(order) > 1 else 0.0, x[:, col["embed"]].max(),
-                     x[:, col["lexical"]].max(), *tail, best[col["type_match"]], best[col["definition"]], *misses,
-                     *kinds])
+    return Ranker(Logistic.from_dict(d["sentence"]), d.get("meta", {}))
 
 
 @dataclass(frozen=True)
