@@ -30,7 +30,7 @@ from rag.types import Chunk, Section
 
 CHUNKER_VERSION = "sent-v4"  # the sentence splitter and packing (pinned by tests/test_chunking.py)
 # v3: prose hard-wrapped under 60 columns is joined; v4: a fenced block or a >>> session is one unit
-STRUCTURE_VERSION = "sections-v2"  # chunks start at section starts, carry heading paths, embed them (see ingest)
+STRUCTURE_VERSION = "sections-v3"  # chunks start at sections, carry heading paths; v3: PDF headings from font sizes
 
 # llama-index-core's bundled NLTK and tiktoken data, found without importing it (that import costs ~0.9 s)
 _STATIC = Path(importlib.util.find_spec("llama_index.core").origin).parent / "_static"

@@ -107,7 +107,8 @@ def _parse(data: bytes, source: str, suffix: str) -> tuple:
 
 
 def _headings(result, text: str, suffix: str) -> tuple[structure.Heading, ...]:
-    """The loader's own headings, else those Markdown or plain text spell out (none for PDF)."""
+    """The loader's own headings (HTML and docx markup, PDF font sizes: `PdfText.headings`), else those
+    Markdown or plain text spell out; none for a PDF whose loader reports none."""
     given = getattr(result, "headings", None)
     if given is not None:
         return tuple(given)

@@ -1,12 +1,13 @@
 """Document structure: heading lines → sections with a heading path.
 
 Loaders that know their headings (HTML h1-h6 and dt, docx heading styles) report them as `Extracted`
-(text, title, headings); for Markdown and plain text they are found here in the extracted text:
+(text, title, headings), and the PDF loader from font sizes and bold lines (`PdfText.headings`); for
+Markdown and plain text they are found here in the extracted text:
 Markdown ATX ("## Setup") and setext (underlined) headings outside code fences; plain text's numbered
 clauses ("4. Redistribution."), ALL-CAPS lines, and underlined lines. `sections` turns heading lines
 (start, end, level) into `Section`s: each runs from its heading to the next one, under the path of
-the enclosing headings. Left out: PDF font-based headings, headings inside tables, and any structure
-a plain-text file does not spell out.
+the enclosing headings. Left out: headings inside tables, headings of scanned PDF pages, and any
+structure a plain-text file does not spell out.
 """
 
 from __future__ import annotations
