@@ -46,6 +46,8 @@ _CODE_LINE = re.compile(r"^\s*(?:>>>|\.\.\.|```|\$ |#!|[\w.]+\(.*\)\s*(?:->.*)?:
 _ENDS = re.compile(r"[.!?…:;\"”’)\]]\s*$")
 _CODE_QUESTION = re.compile(r"\b(?:code|example|usage|syntax|signature|snippet|call|invoke|command|how do i|"
                             r"how to|write|import)\b|`|\w\(\)", re.I)
+# ...and asks to be shown code itself, not how to do something (which prose or one command often answers)
+_SHOW_CODE = re.compile(r"\b(?:code|example|snippet|syntax|signature|session)\b|`|\w\(\)", re.I)
 _QUOTES = re.compile(r"[\"“”‘’']")
 _INLINE_CODE = re.compile(r"(`+)[^`\n]+?\1")
 _MARKUP = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`")  # emphasis and code marks: **X**, _X_, `X`
@@ -62,7 +64,8 @@ class Question:
     text: str
     kind: str  # definition | yesno | number | date | person | place | which_doc | comparison | other
     subject: str | None  # a definition's term, lower-cased
-    wants_code: bool
+    wants_code: bool  # code may answer it (may_answer)
+    shows_code: bool = False  # it asks to see code: the ranker does not hold code against a candidate
 
 
 _DEFINITION = re.compile(r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<s>[^?]{1,80}?)\s*\??$|"
@@ -77,12 +80,13 @@ def analyse(question: str) -> Question:
     q = question.strip()
     low = q.lower()
     wants_code = bool(_CODE_QUESTION.search(q))
+    shows_code = wants_code and bool(_SHOW_CODE.search(q))
     m = _DEFINITION.search(q)
     if m and not re.search(r"\b(?:difference|different|between|versus|vs\.?)\b", low):
         subject = next(g for g in m.groups() if g).strip(" \"'“”‘’").lower()
         if len(subject.split()) <= 6 and not re.match(r"(?:the )?(?:name|number|date|title|purpose|default)\b",
                                                       subject):
-            return Question(q, "definition", subject, wants_code)
+            return Question(q, "definition", subject, wants_code, shows_code)
     kind = ("which_doc" if re.search(r"\bwhich\s+(?:document|file|licen[cs]e|page|manual|article|section|notes?)\b", low)
             else "comparison" if re.search(r"\b(?:difference|differ|compared?|versus|vs\.?|both|whereas)\b", low)
             else "date" if re.search(r"\bwhen\b|\bwhat (?:date|day|year|month|time)\b|\bwhich year\b", low)
@@ -93,7 +97,7 @@ def analyse(question: str) -> Question:
             else "yesno" if re.match(r"^\s*(?:is|are|does|do|did|can|could|may|must|should|will|was|were|has|have)\b",
                                      low)
             else "other")
-    return Question(q, kind, None, wants_code)
+    return Question(q, kind, None, wants_code, shows_code)
 
 
 def type_match(question: Question, sentence: str) -> float:
@@ -231,10 +235,11 @@ def sentence_features(question: Question, weights: dict[str, float], sents, svec
         heading = coverage(weights, f"{s.title} {' '.join(s.heading_path)}")
         neighbour = max((lex_at.get((s.source, n[0]), 0.0) for n in (s.prev, s.next) if n), default=0.0)
         n_words = len(s.text.split())
+        unasked_code = float(is_code(s.text) and not question.shows_code)  # "code": code nobody asked to see
         rows.append([float(v @ qvec), lex, 1.0 / max(1, s.chunk_rank), (hit.vector_score or 0.0) if hit else 0.0,
                      ((hit.bm25_score or 0.0) / top_bm25) if hit else 0.0, heading, type_match(question, s.text),
                      definition_match(question, s.text), float(s.prev is None), math.log1p(n_words),
-                     float(n_words < 4), float(is_code(s.text)), float(not _ENDS.search(s.text)), neighbour,
+                     float(n_words < 4), unasked_code, float(not _ENDS.search(s.text)), neighbour,
                      float(s.is_title), float(bool(_QUOTES.search(s.text)))])
     return np.asarray(rows, dtype=np.float64).reshape(len(sents), len(FEATURES))
 
