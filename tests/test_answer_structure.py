@@ -229,3 +229,15 @@ def test_a_dangling_sentence_brings_prose_before_it_but_never_a_separator():
     assert [s.text for s, _ in with_context([dangling("Baku said it struck.")])] == [
         "Baku said it struck.", "These attacks killed no one."]
     assert [s.text for s, _ in with_context([dangling("-------------------")])] == ["These attacks killed no one."]
+
+
+def test_a_dangling_next_sentence_comes_along_by_its_hand_tuned_score():
+    """The 45% rule reads the hand-tuned scores, the scale it was tuned on, not the ranker's probabilities."""
+    from rag.answering.extractive import Sentence, with_context
+
+    nxt = (30, 62, "However, this attack was repelled.")
+    kept = Sentence("d.txt", "D", 0, 29, "Baku said it struck the post.", "c1", 1, None, nxt, score=0.9, hand=1.0)
+    for hand, comes in ((0.3, False), (0.5, True)):
+        follower = Sentence("d.txt", "D", 30, 62, nxt[2], "c1", 1, None, None, score=0.8, hand=hand)
+        picked = with_context([kept], [kept, follower])
+        assert (nxt[2] in [s.text for s, _ in picked]) is comes
