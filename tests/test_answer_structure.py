@@ -241,3 +241,13 @@ def test_a_dangling_next_sentence_comes_along_by_its_hand_tuned_score():
         follower = Sentence("d.txt", "D", 30, 62, nxt[2], "c1", 1, None, None, score=0.8, hand=hand)
         picked = with_context([kept], [kept, follower])
         assert (nxt[2] in [s.text for s, _ in picked]) is comes
+
+
+def test_words_naming_the_answer_type_are_not_content_terms():
+    from rag.answering.features import term_weights
+
+    idf = lambda t: 2.0  # noqa: E731
+    assert set(term_weights("In which year was the lighthouse painted?", "", idf)) == {"lighthous", "paint"}
+    assert set(term_weights("How many glaciers lost the most ice in number?", "", idf)) >= {"glacier", "ice"}
+    assert "number" not in term_weights("What is the number of glaciers?", "", idf)
+    assert "year" in term_weights("What does the survey say about the year?", "", idf)  # content when not asked for

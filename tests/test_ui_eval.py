@@ -14,7 +14,7 @@ import pytest
 from rag import Assistant, Settings
 
 from .eval_corpus import write_suite  # the same tiny corpus the harness tests use
-from .ui_helpers import chromium_browser, launched
+from .ui_helpers import chromium_browser, fill_all, launched
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -63,8 +63,7 @@ def test_evaluation_tab_runs_suite_and_shows_metrics_and_charts(page, tmp_path, 
 
         page.locator("#eval-suite").get_by_text("Suite").click()
         expect(page.locator("#eval-questions textarea")).to_have_value("eval/questions.yaml")
-        page.locator("#eval-questions textarea").fill(str(questions))
-        page.locator("#eval-docs textarea").fill(str(docs))
+        fill_all(page, {"#eval-questions textarea": str(questions), "#eval-docs textarea": str(docs)})
         page.locator("#eval-run").click()
 
         summary = page.locator("#eval-summary table")

@@ -121,6 +121,23 @@ def ask(page, question: str):
     return page.locator("#chatbot [data-testid='bot']").last
 
 
+def fill_all(page, values: dict[str, str], tries: int = 3) -> None:
+    """Fill textboxes (selector → value) until every value holds. Opening an accordion can mount its textareas
+    anew just after a first fill, which then lands on the discarded element (seen in CI under load)."""
+    from playwright.sync_api import expect
+
+    for attempt in range(tries):
+        for selector, value in values.items():
+            page.locator(selector).fill(value)
+        try:
+            for selector, value in values.items():
+                expect(page.locator(selector)).to_have_value(value, timeout=3000)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
 def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 

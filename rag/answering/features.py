@@ -49,6 +49,9 @@ _CODE_QUESTION = re.compile(r"\b(?:code|example|usage|syntax|signature|snippet|c
 # ...and asks to be shown code itself, not how to do something (which prose or one command often answers)
 _SHOW_CODE = re.compile(r"\b(?:code|example|snippet|syntax|signature|session)\b|`|\w\(\)", re.I)
 _QUOTES = re.compile(r"[\"“”‘’']")
+# terms (stems) that name the kind of answer a date or number question wants (see term_weights)
+_TYPE_WORDS = {"date": frozenset({"year", "date", "day", "month", "time"}),
+               "number": frozenset({"number", "amount", "percentag", "count", "total"})}
 _INLINE_CODE = re.compile(r"(`+)[^`\n]+?\1")
 _MARKUP = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`")  # emphasis and code marks: **X**, _X_, `X`
 _BULLET = re.compile(r"^[-*+•]\s+\S")
@@ -208,9 +211,11 @@ def _prose_view(text: str) -> str:
 
 
 def term_weights(question: str, query: str, idf: Callable[[str], float]) -> dict[str, float]:
-    """IDF weights of the question's content terms; terms only the condensed query has count half."""
-    q_terms = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_WORDS]
-    extra = [t for t in dict.fromkeys(terms(query)) if t not in q_terms and t not in QUESTION_WORDS]
+    """IDF weights of the question's content terms; terms only the condensed query has count half. Words that
+    name the kind of answer are no content: "in which year?" is answered by "in 1987", which says no "year"."""
+    skip = QUESTION_WORDS | _TYPE_WORDS.get(analyse(question).kind, frozenset())
+    q_terms = [t for t in dict.fromkeys(terms(question)) if t not in skip]
+    extra = [t for t in dict.fromkeys(terms(query)) if t not in q_terms and t not in skip]
     weights = {t: idf(t) for t in q_terms}
     weights.update({t: 0.5 * idf(t) for t in extra})
     return weights
