@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,9 +30,10 @@ from rag_cited.eval.fitting import (
     MAX_FALSE_ABSTAIN,
     all_suites,
     asked,
+    collect_all,
+    leave_one_out,
     loco_parser,
     logistic,
-    score,
     table,
     threshold,
 )
@@ -60,24 +60,23 @@ def fit(rows: Rows, fitted_on: dict[str, int]) -> Answerability:
     return Answerability(model, threshold(model.prob(x), y, MAX_FALSE_ABSTAIN), meta)
 
 
+def _fit_all(data: dict[str, Rows]) -> Answerability:
+    return fit([r for rows in data.values() for r in rows], {n: len(r) for n, r in data.items()})
+
+
+def _written(train: dict[str, Rows], folder: Path) -> dict[str, Path]:
+    path = folder / "answerability.json"
+    path.write_text(_fit_all(train).to_json())
+    return {"answerability": path}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = loco_parser("fit_answerability", __doc__, str(ANSWERABILITY_PATH),
                        "eval/out/loco_answerability.json").parse_args(argv)
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-    names = args.suites or all_suites()
-    data = {}
-    for n in names:
-        print(f"collecting {n} …", file=sys.stderr, flush=True)
-        data[n] = collect(n, settings)
-    loco = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for held in names:
-            path = Path(tmp) / f"loco-{held}.json"
-            train = {n: rows for n, rows in data.items() if n != held}
-            path.write_text(fit([r for rows in train.values() for r in rows], {n: len(r) for n, r in train.items()}).to_json())
-            loco[held] = score(held, settings, answerability=path)
-            print(held, json.dumps(loco[held]), file=sys.stderr, flush=True)
-    final = fit([r for rows in data.values() for r in rows], {n: len(r) for n, r in data.items()})
+    data = collect_all(args.suites or all_suites(), collect, settings)
+    loco = leave_one_out(data, settings, _written)
+    final = _fit_all(data)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"loco": loco, "final": json.loads(final.to_json())}, indent=1))
     if args.write:

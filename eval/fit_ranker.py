@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +29,7 @@ from rag import Settings
 from rag.answering.features import RANKER_INPUTS
 from rag.answering.ranker import ANSWERABILITY_PATH, DEFAULT_PATH, Ranker
 from rag_cited.eval import fit_answerability
-from rag_cited.eval.fitting import all_suites, asked, loco_parser, logistic, score, table
+from rag_cited.eval.fitting import all_suites, asked, collect_all, leave_one_out, loco_parser, logistic, table
 from rag_cited.eval.metrics import facts_recall
 
 C = 0.1  # tried 0.1 and 1 LOCO on TUNING: 0.1 found as many facts or more on each (scratch, 2026-11-26)
@@ -71,23 +70,19 @@ def fit(data: dict[str, list[Case]]) -> tuple[Ranker, fit_answerability.Answerab
     return Ranker(sentence, meta), answerable
 
 
+def _written(train: dict[str, list[Case]], folder: Path) -> dict[str, Path]:
+    ranker, answerable = fit(train)
+    (folder / "ranker.json").write_text(ranker.to_json())
+    (folder / "answerability.json").write_text(answerable.to_json())
+    return {"ranker": folder / "ranker.json", "answerability": folder / "answerability.json"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = loco_parser("fit_ranker", __doc__, f"{DEFAULT_PATH} and {ANSWERABILITY_PATH}",
                        "eval/out/loco.json").parse_args(argv)
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-    names = args.suites or all_suites()
-    data = {}
-    for n in names:
-        print(f"collecting {n} …", file=sys.stderr, flush=True)
-        data[n] = collect(n, settings)
-    loco = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for held in names:
-            ranker, answerable = fit({n: cases for n, cases in data.items() if n != held})
-            (r_path := Path(tmp) / f"ranker-{held}.json").write_text(ranker.to_json())
-            (a_path := Path(tmp) / f"answerability-{held}.json").write_text(answerable.to_json())
-            loco[held] = score(held, settings, ranker=r_path, answerability=a_path)
-            print(held, json.dumps(loco[held]), file=sys.stderr, flush=True)
+    data = collect_all(args.suites or all_suites(), collect, settings)
+    loco = leave_one_out(data, settings, _written)
     ranker, answerable = fit(data)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"loco": loco, "ranker": json.loads(ranker.to_json()),

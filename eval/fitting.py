@@ -1,7 +1,7 @@
 """What the fit scripts share: the suites, how a suite's cases are asked, logistic fits, the LOCO command line.
 
 `asked` replays every case of a suite through a real Assistant on that suite's eval index (earlier turns
-first, as the harness does); `logistic` fits scikit-learn's class-balanced, L2 LogisticRegression on
+first, as the harness does); `collect_all` and `leave_one_out` are the fit scripts' shared loop; `logistic` fits scikit-learn's class-balanced, L2 LogisticRegression on
 standardised inputs and returns the dot-product form the answerer loads (rag.answering.ranker.Logistic).
 Left out: which inputs and models to fit (fit_answerability.py, fit_ranker.py).
 """
@@ -9,7 +9,10 @@ Left out: which inputs and models to fit (fit_answerability.py, fit_ranker.py).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +77,29 @@ def score(name: str, settings: Settings, **models: Path) -> dict:
     return {"facts": m.get("facts_recall"), "right_source": round(right, 4), "hit@1": m.get("hit@1"),
             "citation_precision": m.get("citation_precision"), "abstain_recall": m.get("abstain_recall"),
             "false_abstain": m.get("false_abstain_rate"), "cases": len(result.cases)}
+
+
+def collect_all(names: list[str], collect: Callable[[str, Settings], list], settings: Settings) -> dict[str, list]:
+    """Each suite's rows, by `collect` (a fit script's), in order."""
+    data = {}
+    for n in names:
+        print(f"collecting {n} …", file=sys.stderr, flush=True)
+        data[n] = collect(n, settings)
+    return data
+
+
+def leave_one_out(data: dict[str, list], settings: Settings,
+                  fitted: Callable[[dict[str, list], Path], dict[str, Path]]) -> dict[str, dict]:
+    """For each suite: `fitted(the other suites' rows, a folder)` writes models there and returns them as harness
+    settings (`answerability=`, `ranker=`); the suite is then scored with them (`score`)."""
+    loco = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for held in data:
+            folder = Path(tmp) / held
+            folder.mkdir()
+            loco[held] = score(held, settings, **fitted({n: rows for n, rows in data.items() if n != held}, folder))
+            print(held, json.dumps(loco[held]), file=sys.stderr, flush=True)
+    return loco
 
 
 def table(loco: dict[str, dict]) -> str:

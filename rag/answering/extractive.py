@@ -346,11 +346,12 @@ class ExtractiveAnswerer:
 
     def featurize(self, question: str, query: str, evidence: Evidence, with_x: bool = True) -> Candidates:
         """The candidates that may answer with their hand-tuned scores and, `with_x`, their RANKER_INPUTS rows."""
-        sents, weights = self.ranked(question, query, evidence)
+        qvec = self._query_vector(question, query, evidence)  # a follow-up's costs a model call: once
+        sents, weights = self.ranked(question, query, evidence, qvec)
         if not (sents and with_x):
             return Candidates(sents, np.zeros((0, 0)), weights)
-        x = sentence_features(analyse(question), weights, sents, self._vectors([s.text for s in sents]),
-                              self._query_vector(question, query, evidence), evidence.hits)
+        x = sentence_features(analyse(question), weights, sents, self._vectors([s.text for s in sents]), qvec,
+                              evidence.hits)
         return Candidates(sents, ranker_inputs(x, np.array([s.score for s in sents])), weights)
 
     def _query_vector(self, question: str, query: str, evidence: Evidence) -> np.ndarray:
@@ -360,15 +361,16 @@ class ExtractiveAnswerer:
             qvec = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
         return qvec
 
-    def ranked(self, question: str, query: str, evidence: Evidence) -> tuple[list[Sentence], dict[str, float]]:
+    def ranked(self, question: str, query: str, evidence: Evidence,
+               qvec: np.ndarray | None = None) -> tuple[list[Sentence], dict[str, float]]:
         """The candidates that may answer, scored by the hand-tuned weights (W_* above), and the question's term
-        weights."""
+        weights. `qvec`: the query vector, when the caller has it already (`_query_vector`)."""
         q = analyse(question)
         about_doc = bool(_ABOUT_DOC.search(question))
         sents = [s for s in evidence.sentences if may_answer(s, q, about_doc)]
         weights = term_weights(question, query, evidence.idf)
         if sents:
-            score(q, weights, sents, self._query_vector(question, query, evidence),
+            score(q, weights, sents, self._query_vector(question, query, evidence) if qvec is None else qvec,
                   self._vectors([s.text for s in sents]))
         return sents, weights
 
