@@ -48,8 +48,8 @@ def test_bm25_only_hits_carry_their_chunk_text_and_offsets(tmp_path):
 
     d = tmp_path / "docs"
     d.mkdir()
-    for i in range(8):
-        (d / f"n{i}.txt").write_text(f"Note {i}.\n\nThe ferry timetable changes every season and note {i} says so.")
+    for i in range(8):  # longer and longer notes: no ties in either ranking, so the fused order is fixed
+        (d / f"n{i}.txt").write_text(f"Note {i}.\n\nThe ferry timetable changes every season{' harbour' * i}.")
     (d / "rare.txt").write_text("Preface.\n\nThe Vexmoor ledger lists 4471 barrels of tar.")
     a = Assistant(data_dir=tmp_path / "idx", embed_model=HashingEmbedding(model_name="hashing-256"), candidates=1)
     a.ingest([d])
